@@ -1,0 +1,51 @@
+/* The few loops that carry most of the arithmetic, in two implementations:
+ * portable scalar C (kernels_scalar.c) and AVX2 (kernels_avx2.c).
+ *
+ * Both compute the same operations in the same order with the same
+ * rounding, so they give bit-identical results:
+ * - element-wise kernels (head_forward, axpy, adam, to_freq) have no
+ *   reduction across elements; each output is summed in a fixed order;
+ * - reductions (dot, sumsq, exp_sum) keep eight partial sums, element i
+ *   going to lane i % 8, and combine the lanes in one fixed tree; elements
+ *   past the last multiple of eight are then added one at a time.
+ * No kernel uses fused multiply-add. */
+#ifndef SMX_KERNELS_H
+#define SMX_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct smx_kernels {
+    const char *name;
+    /* out[v] = sum_d W[d*stride + v] * x[d] for v in [v0, v1), d = 0..dm-1 in order. */
+    void (*head_forward)(const float *W, size_t stride, const float *x, size_t dm,
+                         float *out, size_t v0, size_t v1);
+    /* ex[i] = smx_exp(z[i] - zmax); returns sum(ex) and sum(ex * (z - zmax)). */
+    void (*exp_sum)(const float *z, float zmax, float *ex, size_t n,
+                    float *sum_ex, float *sum_ex_z);
+    /* y[i] = smx_exp(x[i]) */
+    void (*exp_array)(const float *x, float *y, size_t n);
+    float (*max)(const float *x, size_t n);
+    float (*dot)(const float *a, const float *b, size_t n);
+    float (*sumsq)(const float *x, size_t n);
+    /* y[i] += a * x[i] */
+    void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* One Adam step on n parameters with gradient g * gscale; lr already
+     * carries the bias correction. */
+    void (*adam)(float *theta, const float *g, float *m, float *v, size_t n,
+                 float lr, float b1, float b2, float eps, float gscale);
+    /* freq[i] = 1 + (uint32_t)(ex[i] * k) */
+    void (*to_freq)(const float *ex, float k, uint32_t *freq, size_t n);
+} smx_kernels;
+
+extern const smx_kernels smx_kernels_scalar;
+extern const smx_kernels smx_kernels_avx2;
+
+/* Combines eight lane sums in the one order both implementations use. */
+static inline float smx_lane_combine(const float a[8]) {
+    float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
+    float u0 = t0 + t2, u1 = t1 + t3;
+    return u0 + u1;
+}
+
+#endif

@@ -1,0 +1,158 @@
+/* AVX2 kernels, compiled with a per-function target attribute so the rest of
+ * the build stays plain x86-64 and the choice is made at run time. Each one
+ * mirrors its scalar twin in kernels_scalar.c operation for operation: no
+ * FMA, same lane assignment, same lane-combine tree, same tails. */
+#include <immintrin.h>
+
+#include "kernels.h"
+#include "smx_math.h"
+
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static inline __m256 exp8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(SMX_EXP_LO));
+    x = _mm256_min_ps(x, _mm256_set1_ps(SMX_EXP_HI));
+    const __m256 magic = _mm256_set1_ps(SMX_ROUND_MAGIC);
+    __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(SMX_LOG2E)), magic), magic);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(SMX_LN2_HI)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(SMX_LN2_LO)));
+    __m256 p = _mm256_set1_ps(SMX_EXP_C0);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(SMX_EXP_C1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(SMX_EXP_C2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(SMX_EXP_C3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(SMX_EXP_C4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(SMX_EXP_C5));
+    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+AVX2 static inline float lanes_combine(__m256 acc) {
+    float a[8];
+    _mm256_storeu_ps(a, acc);
+    return smx_lane_combine(a);
+}
+
+AVX2 static void head_forward_avx2(const float *W, size_t stride, const float *x, size_t dm,
+                                   float *out, size_t v0, size_t v1) {
+    size_t v = v0;
+    for (; v + 8 <= v1; v += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (size_t d = 0; d < dm; d++) {
+            __m256 w = _mm256_loadu_ps(W + d * stride + v);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_set1_ps(x[d])));
+        }
+        _mm256_storeu_ps(out + v, acc);
+    }
+    for (; v < v1; v++) {
+        float acc = 0.0f;
+        for (size_t d = 0; d < dm; d++) acc = acc + W[d * stride + v] * x[d];
+        out[v] = acc;
+    }
+}
+
+AVX2 static void exp_sum_avx2(const float *z, float zmax, float *ex, size_t n,
+                              float *sum_ex, float *sum_ex_z) {
+    __m256 s = _mm256_setzero_ps(), sz = _mm256_setzero_ps();
+    __m256 vmax = _mm256_set1_ps(zmax);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(z + i), vmax);
+        __m256 e = exp8(d);
+        _mm256_storeu_ps(ex + i, e);
+        s = _mm256_add_ps(s, e);
+        sz = _mm256_add_ps(sz, _mm256_mul_ps(e, d));
+    }
+    float a = lanes_combine(s), b = lanes_combine(sz);
+    for (; i < n; i++) {
+        float d = z[i] - zmax;
+        float e = smx_exp(d);
+        ex[i] = e;
+        a = a + e;
+        b = b + e * d;
+    }
+    *sum_ex = a;
+    *sum_ex_z = b;
+}
+
+AVX2 static void exp_array_avx2(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = smx_exp(x[i]);
+}
+
+AVX2 static float max_avx2(const float *x, size_t n) {
+    /* max is exact, so any order gives the scalar answer. */
+    __m256 m = _mm256_set1_ps(-3.0e38f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);
+    float a[8];
+    _mm256_storeu_ps(a, m);
+    float r = -3.0e38f;
+    for (int l = 0; l < 8; l++) r = (a[l] > r) ? a[l] : r;
+    for (; i < n; i++) r = (x[i] > r) ? x[i] : r;
+    return r;
+}
+
+AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
+    __m256 s = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    float r = lanes_combine(s);
+    for (; i < n; i++) r = r + a[i] * b[i];
+    return r;
+}
+
+AVX2 static float sumsq_avx2(const float *x, size_t n) { return dot_avx2(x, x, n); }
+
+AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+                                              _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) y[i] = y[i] + a * x[i];
+}
+
+AVX2 static void adam_avx2(float *theta, const float *g, float *m, float *v, size_t n,
+                           float lr, float b1, float b2, float eps, float gscale) {
+    float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
+           vc2 = _mm256_set1_ps(c2), vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps),
+           vgs = _mm256_set1_ps(gscale);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vgs);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)),
+                                  _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
+        _mm256_storeu_ps(theta + i, _mm256_sub_ps(_mm256_loadu_ps(theta + i), step));
+    }
+    for (; i < n; i++) {
+        float gi = g[i] * gscale;
+        m[i] = b1 * m[i] + c1 * gi;
+        v[i] = b2 * v[i] + c2 * (gi * gi);
+        theta[i] = theta[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
+    }
+}
+
+AVX2 static void to_freq_avx2(const float *ex, float k, uint32_t *freq, size_t n) {
+    __m256 vk = _mm256_set1_ps(k);
+    __m256i one = _mm256_set1_epi32(1);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i q = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_loadu_ps(ex + i), vk));
+        _mm256_storeu_si256((__m256i *)(freq + i), _mm256_add_epi32(q, one));
+    }
+    for (; i < n; i++) freq[i] = 1u + (uint32_t)(int32_t)(ex[i] * k);
+}
+
+const smx_kernels smx_kernels_avx2 = {
+    "avx2",      head_forward_avx2, exp_sum_avx2, exp_array_avx2, max_avx2,     dot_avx2,
+    sumsq_avx2,  axpy_avx2,         adam_avx2,    to_freq_avx2,
+};

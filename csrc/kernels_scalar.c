@@ -1,0 +1,85 @@
+/* Portable scalar kernels. They define the results: kernels_avx2.c must match
+ * them bit for bit (see kernels.h for the summation order). */
+#include "kernels.h"
+#include "smx_math.h"
+
+static void head_forward_scalar(const float *W, size_t stride, const float *x, size_t dm,
+                                float *out, size_t v0, size_t v1) {
+    for (size_t v = v0; v < v1; v++) out[v] = 0.0f;
+    for (size_t d = 0; d < dm; d++) {
+        const float *row = W + d * stride;
+        float xd = x[d];
+        for (size_t v = v0; v < v1; v++) out[v] = out[v] + row[v] * xd;
+    }
+}
+
+static void exp_sum_scalar(const float *z, float zmax, float *ex, size_t n,
+                           float *sum_ex, float *sum_ex_z) {
+    float s[8] = {0}, sz[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int l = 0; l < 8; l++) {
+            float d = z[i + l] - zmax;
+            float e = smx_exp(d);
+            ex[i + l] = e;
+            s[l] = s[l] + e;
+            sz[l] = sz[l] + e * d;
+        }
+    }
+    float a = smx_lane_combine(s), b = smx_lane_combine(sz);
+    for (; i < n; i++) {
+        float d = z[i] - zmax;
+        float e = smx_exp(d);
+        ex[i] = e;
+        a = a + e;
+        b = b + e * d;
+    }
+    *sum_ex = a;
+    *sum_ex_z = b;
+}
+
+static void exp_array_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_exp(x[i]);
+}
+
+static float max_scalar(const float *x, size_t n) {
+    float m = -3.0e38f;
+    for (size_t i = 0; i < n; i++) m = (x[i] > m) ? x[i] : m;
+    return m;
+}
+
+static float dot_scalar(const float *a, const float *b, size_t n) {
+    float s[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) s[l] = s[l] + a[i + l] * b[i + l];
+    float r = smx_lane_combine(s);
+    for (; i < n; i++) r = r + a[i] * b[i];
+    return r;
+}
+
+static float sumsq_scalar(const float *x, size_t n) { return dot_scalar(x, x, n); }
+
+static void axpy_scalar(float *y, float a, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
+}
+
+static void adam_scalar(float *theta, const float *g, float *m, float *v, size_t n,
+                        float lr, float b1, float b2, float eps, float gscale) {
+    float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i] * gscale;
+        m[i] = b1 * m[i] + c1 * gi;
+        v[i] = b2 * v[i] + c2 * (gi * gi);
+        theta[i] = theta[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
+    }
+}
+
+static void to_freq_scalar(const float *ex, float k, uint32_t *freq, size_t n) {
+    for (size_t i = 0; i < n; i++) freq[i] = 1u + (uint32_t)(int32_t)(ex[i] * k);
+}
+
+const smx_kernels smx_kernels_scalar = {
+    "scalar",       head_forward_scalar, exp_sum_scalar, exp_array_scalar, max_scalar, dot_scalar,
+    sumsq_scalar,   axpy_scalar,         adam_scalar,    to_freq_scalar,
+};

@@ -1,0 +1,591 @@
+/* The Mamba model of the published method: embedding -> NL x [layernorm ->
+ * in-projection (SSM branch, gate) -> causal depthwise conv + SiLU ->
+ * projection to (B, C, s) -> selective scan -> y * SiLU(gate) ->
+ * out-projection -> residual] -> final layernorm -> head.
+ *
+ * Forward runs one token at a time (prediction must), writing every
+ * activation of the current chunk into the cache; training backpropagates
+ * through the whole chunk from that cache (truncated BPTT: the state at the
+ * chunk start is treated as a constant).
+ *
+ * All small reductions are plain sequential loops: the compiler may not
+ * reorder float sums (no -ffast-math), so they are deterministic on any
+ * x86-64. The big loops over the vocabulary go through the kernels. */
+#include "model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim.h"
+#include "smx_math.h"
+
+#define LN_EPS 1e-5f
+#define PAD_LOGIT (-1.0e30f)
+/* Vocabulary block for the head: the unit of parallel work, fixed so that
+ * sums combined across blocks never depend on the thread count. */
+#define HEAD_BLOCK 512
+/* Scratch floats used by one position's forward or backward; logits go after. */
+#define SCRATCH_FIXED(m) ((size_t)(m)->DI * (m)->DS + 3 * (size_t)(m)->DM + 7 * (size_t)(m)->DI + (m)->NBCS + 64)
+
+/* ---- small dense helpers ---------------------------------------------- */
+
+/* Weights of the small projections are stored input-major (row c holds the
+ * weights from input c to every output), so out += x[c] * row_c runs along
+ * the outputs and each output is summed over c in order: the same kernel as
+ * the head. */
+static void matvec(const smx_kernels *k, const float *Wt, const float *x, float *out,
+                   uint32_t rows, uint32_t cols) {
+    k->head_forward(Wt, rows, x, cols, out, 0, rows);
+}
+
+/* dWt += x (x) dout ; dx += Wt dout */
+static void matvec_backward(const smx_kernels *k, const float *Wt, const float *x,
+                            const float *dout, float *dWt, float *dx, uint32_t rows,
+                            uint32_t cols) {
+    for (uint32_t c = 0; c < cols; c++) {
+        k->axpy(dWt + (size_t)c * rows, x[c], dout, rows);
+        dx[c] = dx[c] + k->dot(Wt + (size_t)c * rows, dout, rows);
+    }
+}
+
+static void layernorm_forward(const float *x, const float *w, const float *b, float *out,
+                              float *mean_out, float *rstd_out, uint32_t n) {
+    float s = 0.0f;
+    for (uint32_t i = 0; i < n; i++) s = s + x[i];
+    float mean = s / (float)n;
+    float v = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        float d = x[i] - mean;
+        v = v + d * d;
+    }
+    float rstd = 1.0f / smx_sqrt(v / (float)n + LN_EPS);
+    for (uint32_t i = 0; i < n; i++) out[i] = ((x[i] - mean) * rstd) * w[i] + b[i];
+    *mean_out = mean;
+    *rstd_out = rstd;
+}
+
+/* Accumulates into dw, db and dx. */
+static void layernorm_backward(const float *x, float mean, float rstd, const float *w,
+                               const float *dout, float *dw, float *db, float *dx, uint32_t n) {
+    float s1 = 0.0f, s2 = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        float xhat = (x[i] - mean) * rstd;
+        float dxhat = dout[i] * w[i];
+        dw[i] = dw[i] + dout[i] * xhat;
+        db[i] = db[i] + dout[i];
+        s1 = s1 + dxhat;
+        s2 = s2 + dxhat * xhat;
+    }
+    float m1 = s1 / (float)n, m2 = s2 / (float)n;
+    for (uint32_t i = 0; i < n; i++) {
+        float xhat = (x[i] - mean) * rstd;
+        float dxhat = dout[i] * w[i];
+        dx[i] = dx[i] + rstd * ((dxhat - m1) - xhat * m2);
+    }
+}
+
+/* SSM-branch input (the first DI entries of xz) `lag` positions before pos:
+ * inside the chunk it is cached, before the chunk it is in conv_start. */
+static const float *conv_input(const smx_model *m, uint32_t l, uint32_t pos, uint32_t lag) {
+    if (lag <= pos) return m->c[l].xz + (size_t)(pos - lag) * 2 * m->DI;
+    uint32_t idx = (m->DC - 1) - (lag - pos);
+    return m->conv_start + ((size_t)l * (m->DC - 1) + idx) * m->DI;
+}
+
+/* ---- softmax ----------------------------------------------------------- */
+
+float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, float *sum_out) {
+    float zmax = k->max(z, n);
+    float sum, sum_ez;
+    k->exp_sum(z, zmax, probs, n, &sum, &sum_ez);
+    float inv = 1.0f / sum;
+    for (size_t i = 0; i < n; i++) probs[i] = probs[i] * inv;
+    if (sum_out) *sum_out = sum;
+    /* H = log S - sum(e * z') / S, with z' = z - max */
+    return smx_log(sum) - sum_ez / sum;
+}
+
+/* ---- head -------------------------------------------------------------- */
+
+static void head_forward(smx_model *m, const float *xf, float *logits) {
+    const float *W = m->theta + m->head;
+    long nb = (long)m->n_blocks;
+#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
+    for (long b = 0; b < nb; b++) {
+        size_t v0 = (size_t)b * HEAD_BLOCK;
+        size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
+        m->k->head_forward(W, m->Vp, xf, m->DM, logits, v0, v1);
+    }
+    for (size_t v = m->V; v < m->Vp; v++) logits[v] = PAD_LOGIT;
+}
+
+/* dlogits in m->probs (n rows); writes dW_head and the gradient on xf into dxf. */
+static void head_backward(smx_model *m, uint32_t n, float *dxf) {
+    const float *W = m->theta + m->head;
+    float *dW = m->grad + m->head;
+    const uint32_t DM = m->DM;
+    const size_t Vp = m->Vp, nb = m->n_blocks;
+    long nbl = (long)nb;
+#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
+    for (long b = 0; b < nbl; b++) {
+        size_t v0 = (size_t)b * HEAD_BLOCK;
+        size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
+        for (uint32_t t = 0; t < n; t++) {
+            const float *dl = m->probs + (size_t)t * Vp + v0;
+            const float *x = m->xf + (size_t)t * DM;
+            for (uint32_t d = 0; d < DM; d++) {
+                m->k->axpy(dW + (size_t)d * Vp + v0, x[d], dl, len);
+                m->head_part[((size_t)t * DM + d) * nb + (size_t)b] =
+                    m->k->dot(W + (size_t)d * Vp + v0, dl, len);
+            }
+        }
+    }
+    /* Block partials are combined in block order, whatever thread made them. */
+    for (uint32_t t = 0; t < n; t++)
+        for (uint32_t d = 0; d < DM; d++) {
+            const float *part = m->head_part + ((size_t)t * DM + d) * nb;
+            float acc = 0.0f;
+            for (size_t b = 0; b < nb; b++) acc = acc + part[b];
+            dxf[(size_t)t * DM + d] = acc;
+        }
+}
+
+/* ---- forward ----------------------------------------------------------- */
+
+static void layer_forward(smx_model *m, uint32_t l, uint32_t pos, float *x) {
+    const smx_kernels *k = m->k;
+    const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
+    const float *th = m->theta;
+    const smx_layer_offsets *o = &m->L[l];
+    smx_layer_cache *c = &m->c[l];
+
+    float *x_in = c->x_in + (size_t)pos * DM;
+    memcpy(x_in, x, DM * sizeof(float));
+    float *u = c->u + (size_t)pos * DM;
+    layernorm_forward(x_in, th + o->ln_w, th + o->ln_b, u, &c->mean[pos], &c->rstd[pos], DM);
+
+    float *xz = c->xz + (size_t)pos * 2 * DI;
+    matvec(k, th + o->w_in, u, xz, 2 * DI, DM);
+    const float *z = xz + DI;
+
+    /* causal depthwise conv over the SSM branch; conv_w is DC x DI, tap DC-1 = now */
+    float *xc = c->xc + (size_t)pos * DI, *a = c->a + (size_t)pos * DI;
+    const float *cw = th + o->conv_w, *cb = th + o->conv_b;
+    for (uint32_t i = 0; i < DI; i++) xc[i] = cb[i];
+    for (uint32_t kk = 0; kk < DC; kk++) {
+        const float *src = conv_input(m, l, pos, DC - 1 - kk);
+        const float *w = cw + (size_t)kk * DI;
+        for (uint32_t i = 0; i < DI; i++) xc[i] = xc[i] + w[i] * src[i];
+    }
+    for (uint32_t i = 0; i < DI; i++) a[i] = smx_silu(xc[i]);
+
+    float *bcs = c->bcs + (size_t)pos * NB;
+    matvec(k, th + o->w_x, a, bcs, NB, DI);
+    const float *B = bcs, *C = bcs + DS;
+    const float s = bcs[2 * DS];
+
+    float *dt_pre = c->dt_pre + (size_t)pos * DI, *dt = c->dt + (size_t)pos * DI;
+    const float *dt_w = th + o->dt_w, *dt_b = th + o->dt_b;
+    for (uint32_t i = 0; i < DI; i++) {
+        dt_pre[i] = s * dt_w[i] + dt_b[i];
+        dt[i] = smx_softplus(dt_pre[i]);
+    }
+
+    /* selective scan; state, decay and A are DS x DI so every loop runs along i */
+    const size_t ns = (size_t)DI * DS;
+    float *decay = c->decay + (size_t)pos * ns;
+    const float *a_neg = m->a_neg + (size_t)l * ns;
+    for (uint32_t j = 0; j < DS; j++)
+        for (uint32_t i = 0; i < DI; i++) decay[j * DI + i] = dt[i] * a_neg[j * DI + i];
+    k->exp_array(decay, decay, ns);
+
+    float *h_live = m->h_live + (size_t)l * ns;
+    float *h = c->h + (size_t)pos * ns;
+    float *y = c->y + (size_t)pos * DI, *gate = c->gate + (size_t)pos * DI,
+          *g = c->g + (size_t)pos * DI;
+    float *dta = m->scratch + DM; /* DI */
+    for (uint32_t i = 0; i < DI; i++) {
+        dta[i] = dt[i] * a[i];
+        y[i] = 0.0f;
+    }
+    for (uint32_t j = 0; j < DS; j++) {
+        const float bj = B[j], cj = C[j];
+        float *hl = h_live + (size_t)j * DI, *hc = h + (size_t)j * DI;
+        const float *dj = decay + (size_t)j * DI;
+        for (uint32_t i = 0; i < DI; i++) {
+            float hv = dj[i] * hl[i] + bj * dta[i];
+            hl[i] = hv;
+            hc[i] = hv;
+            y[i] = y[i] + cj * hv;
+        }
+    }
+    const float *d_skip = th + o->d_skip;
+    for (uint32_t i = 0; i < DI; i++) {
+        y[i] = y[i] + d_skip[i] * a[i];
+        gate[i] = smx_silu(z[i]);
+        g[i] = y[i] * gate[i];
+    }
+
+    float *proj = dta; /* DM <= scratch room */
+    matvec(k, th + o->w_out, g, proj, DM, DI);
+    for (uint32_t d = 0; d < DM; d++) x[d] = x_in[d] + proj[d];
+}
+
+void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits) {
+    const uint32_t DM = m->DM;
+    float *x = m->scratch;
+    m->in_tok[pos] = tok;
+    memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
+    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, l, pos, x);
+    memcpy(m->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
+    float *xf = m->xf + (size_t)pos * DM;
+    layernorm_forward(x, m->theta + m->lnf_w, m->theta + m->lnf_b, xf, &m->fmean[pos],
+                      &m->frstd[pos], DM);
+    head_forward(m, xf, logits);
+}
+
+void smx_model_begin_chunk(smx_model *m) {
+    memcpy(m->h_start, m->h_live, (size_t)m->NL * m->DI * m->DS * sizeof(float));
+}
+
+/* ---- backward ---------------------------------------------------------- */
+
+/* On entry m->dres[t] holds the gradient on the layer's output at t; on
+ * exit it holds the gradient on the layer's input. */
+static void layer_backward(smx_model *m, uint32_t l, uint32_t n) {
+    const smx_kernels *k = m->k;
+    const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
+    const size_t ns = (size_t)DI * DS;
+    const float *th = m->theta;
+    float *gr = m->grad;
+    const smx_layer_offsets *o = &m->L[l];
+    const smx_layer_cache *c = &m->c[l];
+    const float *a_neg = m->a_neg + (size_t)l * ns;
+
+    /* scratch layout */
+    float *dh = m->scratch;            /* ns: gradient on h carried backwards in time */
+    float *dxo = dh + ns;              /* DM */
+    float *dy = dxo + DM;              /* DI */
+    float *da = dy + DI;               /* DI */
+    float *d_dt = da + DI;             /* DI */
+    float *d_dta = d_dt + DI;          /* DI */
+    float *dbcs = d_dta + DI;          /* NB */
+    float *du = dbcs + NB;             /* DM */
+    float *dta = du + DM;              /* DI */
+    float *dhij = dta + DI;            /* DI */
+    float *dxz = m->dxz;               /* n x 2DI; first DI of row t collect conv grads */
+    memset(dh, 0, ns * sizeof(float));
+    memset(dxz, 0, (size_t)n * 2 * DI * sizeof(float));
+
+    for (uint32_t tt = n; tt-- > 0;) {
+        const float *g = c->g + (size_t)tt * DI, *y = c->y + (size_t)tt * DI;
+        const float *gate = c->gate + (size_t)tt * DI;
+        const float *xz = c->xz + (size_t)tt * 2 * DI, *z = xz + DI;
+        const float *a = c->a + (size_t)tt * DI, *xc = c->xc + (size_t)tt * DI;
+        const float *bcs = c->bcs + (size_t)tt * NB, *B = bcs, *C = bcs + DS;
+        const float s = bcs[2 * DS];
+        const float *dt = c->dt + (size_t)tt * DI, *dt_pre = c->dt_pre + (size_t)tt * DI;
+        const float *decay = c->decay + (size_t)tt * ns, *h = c->h + (size_t)tt * ns;
+        const float *h_prev = tt > 0 ? c->h + (size_t)(tt - 1) * ns : m->h_start + (size_t)l * ns;
+        float *dres = m->dres + (size_t)tt * DM;
+
+        memcpy(dxo, dres, DM * sizeof(float));
+        /* out-projection: x_out = x_in + W_out g */
+        memset(dy, 0, DI * sizeof(float));
+        matvec_backward(k, th + o->w_out, g, dxo, gr + o->w_out, dy, DM, DI);
+
+        /* g = y * SiLU(z); y = C . h + D a */
+        float *dz = dxz + (size_t)tt * 2 * DI + DI;
+        const float *d_skip = th + o->d_skip;
+        for (uint32_t i = 0; i < DI; i++) {
+            float dg = dy[i];
+            dy[i] = dg * gate[i];
+            dz[i] = dg * y[i] * smx_silu_grad(z[i]);
+            da[i] = dy[i] * d_skip[i];
+            gr[o->d_skip + i] += dy[i] * a[i];
+            dta[i] = dt[i] * a[i];
+            d_dt[i] = 0.0f;
+            d_dta[i] = 0.0f;
+        }
+
+        /* selective scan: h_j = decay_j * h_prev_j + B_j * (dt a), decay = exp(dt A) */
+        float *dB = dbcs, *dC = dbcs + DS;
+        float *ga = gr + o->a_log;
+        for (uint32_t j = 0; j < DS; j++) {
+            const size_t r = (size_t)j * DI;
+            const float cj = C[j], bj = B[j];
+            dC[j] = k->dot(dy, h + r, DI);
+            for (uint32_t i = 0; i < DI; i++) {
+                float dhv = dh[r + i] + dy[i] * cj;
+                float d_arg = (dhv * h_prev[r + i]) * decay[r + i]; /* d(dt * A) */
+                d_dt[i] = d_dt[i] + d_arg * a_neg[r + i];
+                ga[r + i] += (d_arg * dt[i]) * a_neg[r + i];
+                d_dta[i] = d_dta[i] + dhv * bj;
+                dh[r + i] = dhv * decay[r + i];
+                dhij[i] = dhv;
+            }
+            dB[j] = k->dot(dhij, dta, DI);
+        }
+        const float *dt_w = th + o->dt_w;
+        for (uint32_t i = 0; i < DI; i++) {
+            d_dt[i] = d_dt[i] + d_dta[i] * a[i];
+            da[i] = da[i] + d_dta[i] * dt[i];
+            /* dt = softplus(pre): d pre = d dt * sigmoid(pre); reuse d_dta for d pre */
+            d_dta[i] = d_dt[i] * smx_sigmoid(dt_pre[i]);
+            gr[o->dt_w + i] += d_dta[i] * s;
+            gr[o->dt_b + i] += d_dta[i];
+        }
+        dbcs[2 * DS] = k->dot(d_dta, dt_w, DI);
+        matvec_backward(k, th + o->w_x, a, dbcs, gr + o->w_x, da, NB, DI);
+
+        /* SiLU and the causal conv */
+        float *dxc = dy; /* dy no longer needed */
+        for (uint32_t i = 0; i < DI; i++) {
+            dxc[i] = da[i] * smx_silu_grad(xc[i]);
+            gr[o->conv_b + i] += dxc[i];
+        }
+        const float *cw = th + o->conv_w;
+        for (uint32_t kk = 0; kk < DC; kk++) {
+            uint32_t lag = DC - 1 - kk;
+            const float *src = conv_input(m, l, tt, lag);
+            float *gw = gr + o->conv_w + (size_t)kk * DI;
+            const float *w = cw + (size_t)kk * DI;
+            for (uint32_t i = 0; i < DI; i++) gw[i] = gw[i] + dxc[i] * src[i];
+            if (lag <= tt) {
+                float *dsrc = dxz + (size_t)(tt - lag) * 2 * DI;
+                for (uint32_t i = 0; i < DI; i++) dsrc[i] = dsrc[i] + dxc[i] * w[i];
+            }
+        }
+        /* Row tt of dxz is now complete (later positions were done first). */
+        memset(du, 0, DM * sizeof(float));
+        matvec_backward(k, th + o->w_in, c->u + (size_t)tt * DM, dxz + (size_t)tt * 2 * DI,
+                        gr + o->w_in, du, 2 * DI, DM);
+        layernorm_backward(c->x_in + (size_t)tt * DM, c->mean[tt], c->rstd[tt], th + o->ln_w,
+                           du, gr + o->ln_w, gr + o->ln_b, dres, DM);
+    }
+}
+
+/* Turns the SSM probabilities of n positions into d(mean smoothed CE)/dlogits. */
+static void probs_to_dlogits(smx_model *m, uint32_t n, float smoothing) {
+    const float inv_n = 1.0f / (float)n;
+    const float off = smoothing / (float)m->V;
+    const float on = 1.0f - smoothing;
+    for (uint32_t t = 0; t < n; t++) {
+        float *p = m->probs + (size_t)t * m->Vp;
+        for (uint32_t v = 0; v < m->V; v++) p[v] = (p[v] - off) * inv_n;
+        p[m->target[t]] -= on * inv_n;
+        for (size_t v = m->V; v < m->Vp; v++) p[v] = 0.0f;
+    }
+}
+
+static void model_backward(smx_model *m, uint32_t n) {
+    const uint32_t DM = m->DM;
+    float *dxf = m->dxz; /* borrowed: n x DM fits in n x 2DI */
+    head_backward(m, n, dxf);
+    memset(m->dres, 0, (size_t)n * DM * sizeof(float));
+    for (uint32_t t = 0; t < n; t++)
+        layernorm_backward(m->xf_in + (size_t)t * DM, m->fmean[t], m->frstd[t],
+                           m->theta + m->lnf_w, dxf + (size_t)t * DM, m->grad + m->lnf_w,
+                           m->grad + m->lnf_b, m->dres + (size_t)t * DM, DM);
+    for (uint32_t l = m->NL; l-- > 0;) layer_backward(m, l, n);
+    for (uint32_t t = 0; t < n; t++) {
+        float *de = m->grad + m->emb + (size_t)m->in_tok[t] * DM;
+        const float *d = m->dres + (size_t)t * DM;
+        for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + d[i];
+    }
+}
+
+void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps) {
+    const uint32_t DI = m->DI, DC = m->DC;
+    const size_t ns = (size_t)m->NL * DI * m->DS;
+    /* State after the prediction pass: where the next chunk starts. */
+    memcpy(m->h_saved, m->h_live, ns * sizeof(float));
+    for (uint32_t l = 0; l < m->NL; l++)
+        for (uint32_t j = 0; j + 1 < DC; j++) {
+            /* position n - (DC-1) + j relative to the chunk start */
+            int64_t rel = (int64_t)n - (int64_t)(DC - 1) + (int64_t)j;
+            const float *src = rel >= 0 ? m->c[l].xz + (size_t)rel * 2 * DI
+                                        : m->conv_start + ((size_t)l * (DC - 1) + (size_t)((int64_t)(DC - 1) + rel)) * DI;
+            memcpy(m->conv_saved + ((size_t)l * (DC - 1) + j) * DI, src, DI * sizeof(float));
+        }
+
+    float *logits = m->scratch + SCRATCH_FIXED(m);
+    for (uint32_t step = 0; step < steps; step++) {
+        if (step > 0) {
+            /* Later steps see the updated weights: recompute the chunk. */
+            memcpy(m->h_live, m->h_start, ns * sizeof(float));
+            for (uint32_t t = 0; t < n; t++) {
+                smx_model_forward(m, t, m->in_tok[t], logits);
+                smx_softmax(m->k, logits, m->probs + (size_t)t * m->Vp, m->Vp, NULL);
+            }
+        }
+        probs_to_dlogits(m, n, p->label_smoothing);
+        memset(m->grad, 0, m->n_params * sizeof(float));
+        model_backward(m, n);
+        smx_adam_step(m, p);
+    }
+    memcpy(m->h_live, m->h_saved, ns * sizeof(float));
+    memcpy(m->conv_start, m->conv_saved, (size_t)m->NL * (DC - 1) * DI * sizeof(float));
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t splitmix64(rng *r) {
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* uniform in [-a, a) */
+static float uniform(rng *r, float a) {
+    float u = (float)(splitmix64(r) >> 40) * (1.0f / 16777216.0f);
+    return (2.0f * u - 1.0f) * a;
+}
+
+static void fill_uniform(float *x, size_t n, rng *r, float a) {
+    for (size_t i = 0; i < n; i++) x[i] = uniform(r, a);
+}
+
+static void fill_const(float *x, size_t n, float v) {
+    for (size_t i = 0; i < n; i++) x[i] = v;
+}
+
+static float *alloc_floats(size_t n, int *ok) {
+    float *p = calloc(n ? n : 1, sizeof(float));
+    if (!p) *ok = 0;
+    return p;
+}
+
+int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int threads) {
+    memset(m, 0, sizeof *m);
+    m->k = k;
+    m->threads = threads;
+    m->V = p->vocab;
+    m->Vp = (p->vocab + 7u) & ~7u;
+    m->DM = p->d_model;
+    m->DI = p->d_inner;
+    m->DS = p->d_state;
+    m->DC = p->d_conv;
+    m->NL = p->n_layers;
+    m->T = p->chunk;
+    m->NBCS = 2 * p->d_state + 1;
+    m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
+    const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, T = m->T, V = m->V,
+                 Vp = m->Vp, NL = m->NL, NB = m->NBCS;
+
+    size_t off = 0;
+    m->emb = off; off += V * DM;
+    for (size_t l = 0; l < NL; l++) {
+        smx_layer_offsets *o = &m->L[l];
+        o->ln_w = off; off += DM;
+        o->ln_b = off; off += DM;
+        o->w_in = off; off += 2 * DI * DM;
+        o->conv_w = off; off += DI * DC;
+        o->conv_b = off; off += DI;
+        o->w_x = off; off += NB * DI;
+        o->dt_w = off; off += DI;
+        o->dt_b = off; off += DI;
+        o->a_log = off; off += DI * DS;
+        o->d_skip = off; off += DI;
+        o->w_out = off; off += DM * DI;
+    }
+    m->lnf_w = off; off += DM;
+    m->lnf_b = off; off += DM;
+    m->head = off; off += DM * Vp;
+    m->n_params = off;
+
+    int ok = 1;
+    m->theta = alloc_floats(off, &ok);
+    m->grad = alloc_floats(off, &ok);
+    m->adam_m = alloc_floats(off, &ok);
+    m->adam_v = alloc_floats(off, &ok);
+    m->a_neg = alloc_floats(NL * DI * DS, &ok);
+    m->h_live = alloc_floats(NL * DI * DS, &ok);
+    m->h_start = alloc_floats(NL * DI * DS, &ok);
+    m->h_saved = alloc_floats(NL * DI * DS, &ok);
+    m->conv_start = alloc_floats(NL * (DC - 1) * DI, &ok);
+    m->conv_saved = alloc_floats(NL * (DC - 1) * DI, &ok);
+    for (size_t l = 0; l < NL; l++) {
+        smx_layer_cache *c = &m->c[l];
+        c->x_in = alloc_floats(T * DM, &ok);
+        c->mean = alloc_floats(T, &ok);
+        c->rstd = alloc_floats(T, &ok);
+        c->u = alloc_floats(T * DM, &ok);
+        c->xz = alloc_floats(T * 2 * DI, &ok);
+        c->xc = alloc_floats(T * DI, &ok);
+        c->a = alloc_floats(T * DI, &ok);
+        c->bcs = alloc_floats(T * NB, &ok);
+        c->dt_pre = alloc_floats(T * DI, &ok);
+        c->dt = alloc_floats(T * DI, &ok);
+        c->decay = alloc_floats(T * DI * DS, &ok);
+        c->h = alloc_floats(T * DI * DS, &ok);
+        c->y = alloc_floats(T * DI, &ok);
+        c->gate = alloc_floats(T * DI, &ok);
+        c->g = alloc_floats(T * DI, &ok);
+    }
+    m->xf_in = alloc_floats(T * DM, &ok);
+    m->fmean = alloc_floats(T, &ok);
+    m->frstd = alloc_floats(T, &ok);
+    m->xf = alloc_floats(T * DM, &ok);
+    m->probs = alloc_floats(T * Vp, &ok);
+    m->dres = alloc_floats(T * DM, &ok);
+    m->dxz = alloc_floats(T * (2 * DI > DM ? 2 * DI : DM), &ok);
+    m->scratch = alloc_floats(SCRATCH_FIXED(m) + Vp, &ok);
+    m->head_part = alloc_floats(T * DM * m->n_blocks, &ok);
+    m->in_tok = calloc(T, sizeof(uint32_t));
+    m->target = calloc(T, sizeof(uint32_t));
+    if (!m->in_tok || !m->target) ok = 0;
+    if (!ok) {
+        smx_model_free(m);
+        return -1;
+    }
+
+    rng r = {0x5eed0000ull ^ (uint64_t)p->seed};
+    float *th = m->theta;
+    fill_uniform(th + m->emb, V * DM, &r, 1.0f);
+    for (size_t l = 0; l < NL; l++) {
+        const smx_layer_offsets *o = &m->L[l];
+        fill_const(th + o->ln_w, DM, 1.0f);
+        fill_uniform(th + o->w_in, 2 * DI * DM, &r, 1.0f / smx_sqrt((float)DM));
+        fill_uniform(th + o->conv_w, DI * DC, &r, 1.0f / smx_sqrt((float)DC));
+        fill_uniform(th + o->conv_b, DI, &r, 1.0f / smx_sqrt((float)DC));
+        fill_uniform(th + o->w_x, NB * DI, &r, 1.0f / smx_sqrt((float)DI));
+        fill_uniform(th + o->dt_w, DI, &r, 1.0f);
+        for (size_t i = 0; i < DI; i++) {
+            /* dt log-uniform in [0.001, 0.1]; dt_b = softplus^-1(dt) = log(e^dt - 1) */
+            float u01 = 0.5f * (uniform(&r, 1.0f) + 1.0f);
+            float dt = smx_exp(smx_log(0.001f) + u01 * (smx_log(0.1f) - smx_log(0.001f)));
+            th[o->dt_b + i] = smx_log(smx_exp(dt) - 1.0f);
+            for (size_t j = 0; j < DS; j++) th[o->a_log + j * DI + i] = smx_log((float)(j + 1));
+        }
+        fill_const(th + o->d_skip, DI, 1.0f);
+        fill_uniform(th + o->w_out, DM * DI, &r, 1.0f / smx_sqrt((float)DI));
+    }
+    fill_const(th + m->lnf_w, DM, 1.0f);
+    /* head starts at zero: the first predictions are uniform */
+    m->b1_pow = 1.0f;
+    m->b2_pow = 1.0f;
+    smx_refresh_derived(m);
+    return 0;
+}
+
+void smx_model_free(smx_model *m) {
+    free(m->theta); free(m->grad); free(m->adam_m); free(m->adam_v);
+    free(m->a_neg); free(m->h_live); free(m->h_start); free(m->h_saved);
+    free(m->conv_start); free(m->conv_saved);
+    for (size_t l = 0; l < SMX_MAX_LAYERS; l++) {
+        smx_layer_cache *c = &m->c[l];
+        free(c->x_in); free(c->mean); free(c->rstd); free(c->u); free(c->xz);
+        free(c->xc); free(c->a); free(c->bcs); free(c->dt_pre); free(c->dt);
+        free(c->decay); free(c->h); free(c->y); free(c->gate); free(c->g);
+    }
+    free(m->xf_in); free(m->fmean); free(m->frstd); free(m->xf); free(m->probs);
+    free(m->dres); free(m->dxz); free(m->scratch); free(m->head_part);
+    free(m->in_tok); free(m->target);
+    memset(m, 0, sizeof *m);
+}

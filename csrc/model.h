@@ -1,0 +1,99 @@
+/* The online Mamba model: parameters, recurrent state, and the activations
+ * of the current training chunk, which prediction fills in and the backward
+ * pass reads (so training needs no second forward pass). */
+#ifndef SMX_MODEL_H
+#define SMX_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "statesmix.h"
+
+/* Offsets of one layer's tensors inside the flat parameter vector. */
+typedef struct smx_layer_offsets {
+    size_t ln_w, ln_b;     /* DM, DM */
+    /* Projections are stored input-major ("in x out"): see matvec in model.c. */
+    size_t w_in;           /* DM x 2DI: outputs 0..DI-1 the SSM branch, DI..2DI-1 the gate */
+    size_t conv_w, conv_b; /* DC x DI, DI */
+    size_t w_x;            /* DI x (2DS+1): B, C, and the step scalar s */
+    size_t dt_w, dt_b;     /* DI, DI: dt_i = softplus(s * dt_w_i + dt_b_i) */
+    size_t a_log;          /* DS x DI: A = -exp(A_log) */
+    size_t d_skip;         /* DI */
+    size_t w_out;          /* DI x DM */
+} smx_layer_offsets;
+
+/* One layer's activations for every position of the chunk (row t = position t). */
+typedef struct smx_layer_cache {
+    float *x_in;             /* T x DM  residual stream entering the layer */
+    float *mean, *rstd;      /* T       layernorm statistics */
+    float *u;                /* T x DM  layernorm output */
+    float *xz;               /* T x 2DI in-projection: SSM branch then gate */
+    float *xc;               /* T x DI  conv output before SiLU */
+    float *a;                /* T x DI  SiLU(xc) */
+    float *bcs;              /* T x (2DS+1) */
+    float *dt_pre, *dt;      /* T x DI */
+    float *decay;            /* T x DS x DI  exp(dt * A) */
+    float *h;                /* T x DS x DI  state after the step */
+    float *y;                /* T x DI */
+    float *gate;             /* T x DI  SiLU(z) */
+    float *g;                /* T x DI  y * SiLU(z) */
+} smx_layer_cache;
+
+typedef struct smx_model {
+    uint32_t V, Vp, DM, DI, DS, DC, NL, T, NBCS;
+    const smx_kernels *k;
+    int threads;
+
+    size_t n_params;
+    float *theta, *grad, *adam_m, *adam_v;
+    size_t emb;            /* V x DM */
+    size_t lnf_w, lnf_b;   /* DM */
+    size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
+    smx_layer_offsets L[SMX_MAX_LAYERS];
+    float *a_neg;          /* NL x DS x DI: -exp(A_log), refreshed after each update */
+
+    /* Recurrent state. h_live advances token by token; the *_start copies
+     * hold the state at the start of the chunk, where backpropagation stops. */
+    float *h_live;         /* NL x DS x DI */
+    float *h_start;        /* NL x DI x DS */
+    float *conv_start;     /* NL x (DC-1) x DI: SSM-branch inputs before the chunk, oldest first */
+    float *h_saved, *conv_saved; /* end-of-chunk state kept across retraining passes */
+
+    smx_layer_cache c[SMX_MAX_LAYERS];
+    float *xf_in, *fmean, *frstd, *xf; /* final layernorm, T x DM / T */
+    float *probs;          /* T x Vp  model probabilities, turned into dlogits in place */
+    uint32_t *in_tok;      /* T input tokens */
+    uint32_t *target;      /* T tokens that followed */
+
+    /* backward scratch */
+    float *dres;           /* T x DM gradient on the residual stream */
+    float *dxz;            /* T x 2DI */
+    float *scratch;        /* large enough for any per-position temporary */
+    float *head_part;      /* partial sums of the head backward, per vocabulary block */
+    size_t n_blocks;
+
+    uint64_t adam_steps;
+    float b1_pow, b2_pow;
+} smx_model;
+
+int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int threads);
+void smx_model_free(smx_model *m);
+
+/* Runs one token (input tok) at chunk position pos; leaves the SSM logits in
+ * logits (Vp entries; padding set very negative). */
+void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits);
+
+/* Marks a chunk start: the live state becomes the point where gradients stop. */
+void smx_model_begin_chunk(smx_model *m);
+
+/* Trains on the first n positions of the chunk (their probs and targets
+ * must be filled in) with the given number of Adam steps, then rolls the
+ * conv history forward. */
+void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
+
+/* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
+ * the entropy in nats. Padding entries must already hold a very negative z. */
+float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, float *sum_out);
+
+#endif

@@ -1,0 +1,39 @@
+#include "optim.h"
+
+#include "smx_math.h"
+
+/* Parameters are updated in fixed blocks; elementwise work, so any thread
+ * may take any block without changing a bit. */
+#define ADAM_BLOCK 16384
+
+void smx_refresh_derived(smx_model *m) {
+    size_t n = (size_t)m->DI * m->DS;
+    for (uint32_t l = 0; l < m->NL; l++) {
+        const float *a_log = m->theta + m->L[l].a_log;
+        float *out = m->a_neg + l * n;
+        m->k->exp_array(a_log, out, n);
+        for (size_t i = 0; i < n; i++) out[i] = -out[i];
+    }
+}
+
+void smx_adam_step(smx_model *m, const smx_params *p) {
+    const smx_kernels *k = m->k;
+    /* The norm is one sequential reduction in the kernels' lane order. */
+    float norm = smx_sqrt(k->sumsq(m->grad, m->n_params));
+    float gscale = (norm > p->clip) ? p->clip / norm : 1.0f;
+
+    m->adam_steps++;
+    m->b1_pow = m->b1_pow * p->beta1;
+    m->b2_pow = m->b2_pow * p->beta2;
+    float lr_t = p->lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
+
+    long n_blocks = (long)((m->n_params + ADAM_BLOCK - 1) / ADAM_BLOCK);
+#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
+    for (long b = 0; b < n_blocks; b++) {
+        size_t i0 = (size_t)b * ADAM_BLOCK;
+        size_t len = m->n_params - i0 < ADAM_BLOCK ? m->n_params - i0 : ADAM_BLOCK;
+        k->adam(m->theta + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t,
+                p->beta1, p->beta2, p->eps, gscale);
+    }
+    smx_refresh_derived(m);
+}

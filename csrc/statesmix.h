@@ -1,0 +1,82 @@
+/* statesmix: the one public header of the C core.
+ *
+ * An smx_engine holds everything one compression stream needs: the online
+ * Mamba model and its optimizer, the n-gram tables and the mixer. Encoding
+ * and decoding run the identical predict -> code -> update loop, so a
+ * decoder created with the same parameters reproduces the encoder's
+ * probabilities bit for bit and recovers every token. There is no global
+ * mutable state: two engines can run in two threads. */
+#ifndef STATESMIX_H
+#define STATESMIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMX_MAX_LAYERS 8
+#define SMX_MAX_ORDERS 12
+#define SMX_MAX_VOCAB 65536u
+
+typedef struct smx_params {
+    /* Mamba model */
+    uint32_t vocab;          /* token types; ids are 0..vocab-1 */
+    uint32_t d_model;        /* residual width DM */
+    uint32_t d_inner;        /* inner width DI */
+    uint32_t d_state;        /* state size DS */
+    uint32_t d_conv;         /* causal depthwise conv width DC */
+    uint32_t n_layers;
+    /* online training */
+    uint32_t chunk;          /* tokens per training chunk */
+    uint32_t steps_first;    /* Adam steps per chunk for the first chunks_first chunks */
+    uint32_t chunks_first;
+    uint32_t steps_second;   /* ... for the next chunks_second chunks */
+    uint32_t chunks_second;
+    uint32_t steps_rest;     /* ... and for every chunk after that */
+    float lr, beta1, beta2, eps, clip, label_smoothing;
+    uint32_t seed;
+    /* n-gram logit biases */
+    uint32_t n_orders;
+    uint32_t orders[SMX_MAX_ORDERS]; /* context lengths in tokens, ascending */
+    float lambda[SMX_MAX_ORDERS];    /* initial mixing weight of each order */
+    float alpha[SMX_MAX_ORDERS];     /* bias = log(1 + count / alpha) */
+    float unigram_weight;
+    uint32_t table_bits;     /* log2 of context slots per order */
+    uint32_t pool_limit;     /* most (token, count) entries one order may hold */
+    float mix_lr;            /* learning rate of the mixing weights (0: fixed) */
+} smx_params;
+
+typedef struct smx_stats {
+    uint64_t tokens;         /* tokens coded so far */
+    double model_bits;       /* sum of -log2 p(token) under the float mixture */
+    double coded_bits;       /* sum of -log2 freq/total, what the coder is asked to spend */
+} smx_stats;
+
+typedef struct smx_engine smx_engine;
+
+/* Checks p; on failure writes a message to err and returns nonzero. */
+int smx_params_check(const smx_params *p, char *err, size_t errlen);
+
+/* threads <= 0 means OpenMP's default. Returns NULL with a message in err
+ * when the parameters are invalid or memory is short. */
+smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t errlen);
+void smx_engine_free(smx_engine *e);
+
+/* Which kernel set runs: "avx2" or "scalar" (STATESMIX_FORCE_SCALAR=1 forces scalar). */
+const char *smx_engine_isa(const smx_engine *e);
+
+/* Upper bound on the bytes smx_encode writes for n tokens. */
+size_t smx_encode_bound(size_t n);
+
+/* Codes n tokens as one self-contained range-coder stream (one frame) and
+ * learns from them. Returns bytes written, or -1 if a token id is out of
+ * range or out is too small (the engine is then unusable). */
+int64_t smx_encode(smx_engine *e, const uint32_t *tokens, size_t n, uint8_t *out, size_t out_cap);
+
+/* Decodes n tokens from one frame written by smx_encode. Reading past the
+ * end of in yields zero bytes (a truncated or corrupt frame decodes to
+ * garbage that the container's checksum rejects; it never reads out of
+ * bounds). Returns bytes consumed, or -1 on failure. */
+int64_t smx_decode(smx_engine *e, const uint8_t *in, size_t in_len, uint32_t *tokens, size_t n);
+
+void smx_engine_stats(const smx_engine *e, smx_stats *out);
+
+#endif

@@ -1,0 +1,110 @@
+"""Thin wrapper over the compiled C core (statesmix._statesmix).
+
+Validates arguments before they reach C, owns native handles through
+``ffi.gc`` so they are freed with the Python object, and hands whole arrays
+of token ids to C: per-token work never runs in Python. cffi releases the
+GIL during each call, so engines in different threads run in parallel.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from ._statesmix import ffi, lib
+from .errors import StatesmixError
+from .params import MAX_ORDERS, Params
+
+_ERRLEN = 256
+
+
+def _to_c_params(p: Params):
+    c = ffi.new("smx_params *")
+    for name in (
+        "vocab", "d_model", "d_inner", "d_state", "d_conv", "n_layers", "chunk",
+        "steps_first", "chunks_first", "steps_second", "chunks_second", "steps_rest",
+        "lr", "beta1", "beta2", "eps", "clip", "label_smoothing", "seed", "n_orders",
+        "unigram_weight", "table_bits", "pool_limit", "mix_lr",
+    ):
+        value = getattr(p, name)
+        try:
+            setattr(c, name, value)
+        except (OverflowError, TypeError) as exc:
+            raise StatesmixError(f"parameter {name}={value!r} is out of range") from exc
+    if not (len(p.orders) == len(p.lambda_) == len(p.alpha) == p.n_orders <= MAX_ORDERS):
+        raise StatesmixError("n-gram orders, lambdas and alphas must have n_orders entries")
+    lambdas = getattr(c, "lambda")  # a Python keyword, so not c.lambda
+    for i in range(p.n_orders):
+        c.orders[i] = p.orders[i]
+        lambdas[i] = p.lambda_[i]
+        c.alpha[i] = p.alpha[i]
+    return c
+
+
+def check_params(p: Params) -> None:
+    """Raises StatesmixError if the C core would reject p."""
+    err = ffi.new("char[]", _ERRLEN)
+    if lib.smx_params_check(_to_c_params(p), err, _ERRLEN) != 0:
+        raise StatesmixError("invalid parameters: " + ffi.string(err).decode())
+
+
+class Engine:
+    """One compression stream's model, tables and mixer (``smx_engine``).
+
+    Encoder and decoder each create one with the same parameters; every call
+    to encode/decode is one frame, and the model carries over between frames.
+    """
+
+    def __init__(self, params: Params, threads: int = 0) -> None:
+        if not isinstance(threads, int) or threads < 0:
+            raise StatesmixError(f"threads must be a non-negative integer, not {threads!r}")
+        self.params = params
+        err = ffi.new("char[]", _ERRLEN)
+        ptr = lib.smx_engine_new(_to_c_params(params), threads, err, _ERRLEN)
+        if ptr == ffi.NULL:
+            raise StatesmixError("cannot create the model: " + ffi.string(err).decode())
+        self._ptr = ffi.gc(ptr, lib.smx_engine_free)
+        self._broken = False
+
+    @property
+    def isa(self) -> str:
+        return ffi.string(lib.smx_engine_isa(self._ptr)).decode()
+
+    def stats(self) -> Tuple[int, float, float]:
+        """(tokens coded, model bits = sum -log2 p, bits asked of the coder)."""
+        s = ffi.new("smx_stats *")
+        lib.smx_engine_stats(self._ptr, s)
+        return int(s.tokens), float(s.model_bits), float(s.coded_bits)
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise StatesmixError("this stream failed earlier and cannot continue")
+
+    def encode(self, tokens: np.ndarray) -> bytes:
+        self._check_usable()
+        tokens = np.ascontiguousarray(tokens, dtype=np.uint32)
+        if tokens.ndim != 1:
+            raise StatesmixError("tokens must be a one-dimensional array")
+        if tokens.size and int(tokens.max()) >= self.params.vocab:
+            raise StatesmixError("a token id is outside the vocabulary")
+        cap = lib.smx_encode_bound(tokens.size)
+        out = ffi.new("uint8_t[]", cap)
+        n = lib.smx_encode(self._ptr, ffi.from_buffer("uint32_t[]", tokens), tokens.size, out, cap)
+        if n < 0:
+            self._broken = True
+            raise StatesmixError("encoding failed")
+        return ffi.buffer(out, n)[:]
+
+    def decode(self, payload: bytes, n_tokens: int) -> Tuple[np.ndarray, int]:
+        """Decodes n_tokens from one frame; returns (tokens, bytes consumed)."""
+        self._check_usable()
+        if n_tokens < 0:
+            raise StatesmixError("negative token count")
+        tokens = np.empty(n_tokens, dtype=np.uint32)
+        src = ffi.from_buffer(payload)
+        used = lib.smx_decode(self._ptr, src, len(payload), ffi.from_buffer("uint32_t[]", tokens), n_tokens)
+        if used < 0:
+            self._broken = True
+            raise StatesmixError("decoding failed")
+        return tokens, int(used)

@@ -1,0 +1,189 @@
+"""Model and table parameters, the compression levels, and their encoding
+in the file header.
+
+Every field of the C struct ``smx_params`` is recorded in each compressed
+file, so the decoder needs no level flag and a file keeps decoding the same
+way even if a level's defaults change later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Tuple
+
+from .errors import StatesmixError
+
+MAX_ORDERS = 12
+
+# (name, kind) in header order; kind "u" = uint32, "f" = float32, and
+# "u[]"/"f[]" = MAX_ORDERS values.
+_FIELDS: List[Tuple[str, str]] = [
+    ("vocab", "u"),
+    ("d_model", "u"),
+    ("d_inner", "u"),
+    ("d_state", "u"),
+    ("d_conv", "u"),
+    ("n_layers", "u"),
+    ("chunk", "u"),
+    ("steps_first", "u"),
+    ("chunks_first", "u"),
+    ("steps_second", "u"),
+    ("chunks_second", "u"),
+    ("steps_rest", "u"),
+    ("lr", "f"),
+    ("beta1", "f"),
+    ("beta2", "f"),
+    ("eps", "f"),
+    ("clip", "f"),
+    ("label_smoothing", "f"),
+    ("seed", "u"),
+    ("n_orders", "u"),
+    ("orders", "u[]"),
+    ("lambda_", "f[]"),
+    ("alpha", "f[]"),
+    ("unigram_weight", "f"),
+    ("table_bits", "u"),
+    ("pool_limit", "u"),
+    ("mix_lr", "f"),
+]
+
+PUBLISHED_ORDERS = (1, 2, 3, 4, 5, 6, 7, 15, 31)
+PUBLISHED_LAMBDA = (0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00)
+PUBLISHED_ALPHA = (0.10, 0.05, 0.03, 0.02, 0.015, 0.010, 0.008, 0.001, 0.001)
+
+
+@dataclass
+class Params:
+    """Mirror of ``smx_params`` (csrc/statesmix.h)."""
+
+    vocab: int = 256
+    d_model: int = 32
+    d_inner: int = 64
+    d_state: int = 16
+    d_conv: int = 4
+    n_layers: int = 2
+    chunk: int = 32
+    steps_first: int = 8
+    chunks_first: int = 10
+    steps_second: int = 4
+    chunks_second: int = 20
+    steps_rest: int = 2
+    lr: float = 0.002
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    clip: float = 5.0
+    label_smoothing: float = 0.12
+    seed: int = 1
+    n_orders: int = len(PUBLISHED_ORDERS)
+    orders: List[int] = field(default_factory=lambda: list(PUBLISHED_ORDERS))
+    lambda_: List[float] = field(default_factory=lambda: list(PUBLISHED_LAMBDA))
+    alpha: List[float] = field(default_factory=lambda: list(PUBLISHED_ALPHA))
+    unigram_weight: float = 0.1
+    table_bits: int = 16
+    pool_limit: int = 1 << 20
+    mix_lr: float = 0.002
+
+    def replace(self, **changes: Any) -> "Params":
+        return dataclasses.replace(self, **changes)
+
+    # -- header encoding -------------------------------------------------
+    def to_bytes(self) -> bytes:
+        out = bytearray(struct.pack("<H", len(_FIELDS)))
+        for name, kind in _FIELDS:
+            value = getattr(self, name)
+            if kind.endswith("[]"):
+                values = list(value) + [0] * (MAX_ORDERS - len(value))
+                code = "<%d%s" % (MAX_ORDERS, "I" if kind[0] == "u" else "f")
+                out += struct.pack(code, *values)
+            else:
+                out += struct.pack("<I" if kind == "u" else "<f", value)
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> "Params":
+        if len(blob) < 2:
+            raise StatesmixError("parameter block is truncated")
+        (count,) = struct.unpack_from("<H", blob)
+        if count != len(_FIELDS):
+            raise StatesmixError(f"parameter block has {count} fields, expected {len(_FIELDS)}")
+        values: Dict[str, Any] = {}
+        pos = 2
+        for name, kind in _FIELDS:
+            n = MAX_ORDERS if kind.endswith("[]") else 1
+            code = "<%d%s" % (n, "I" if kind[0] == "u" else "f")
+            size = struct.calcsize(code)
+            if pos + size > len(blob):
+                raise StatesmixError("parameter block is truncated")
+            got = struct.unpack_from(code, blob, pos)
+            pos += size
+            values[name] = list(got) if n > 1 else got[0]
+        if pos != len(blob):
+            raise StatesmixError("parameter block has trailing bytes")
+        k = values["n_orders"]
+        if k > MAX_ORDERS:
+            raise StatesmixError(f"parameter block names {k} n-gram orders (at most {MAX_ORDERS})")
+        for name in ("orders", "lambda_", "alpha"):
+            values[name] = values[name][:k]
+        for name, kind in _FIELDS:
+            v = values[name]
+            if kind[0] == "f" and not all(math.isfinite(x) for x in (v if isinstance(v, list) else [v])):
+                raise StatesmixError(f"parameter {name} is not a finite number")
+        return cls(**values)
+
+    def size_for(self, n_tokens: int) -> "Params":
+        """Sizes the n-gram tables for n_tokens tokens, within this level's caps.
+
+        A context slot per token at the high orders keeps the tables below
+        about 60% full; each order's pool holds at most one entry per token,
+        and lists that double as they grow need about twice that.
+        """
+        want_bits = max(10, math.ceil(math.log2(max(1, n_tokens) / 0.6 + 1)))
+        bits = min(self.table_bits, want_bits)
+        pool = min(self.pool_limit, max(4096, 3 * n_tokens + 4096))
+        return self.replace(table_bits=bits, pool_limit=pool)
+
+
+@dataclass(frozen=True)
+class Level:
+    """What a compression level chooses: tokenizer size and model parameters."""
+
+    vocab_for_size: Tuple[Tuple[int, int], ...]  # (input bytes up to, BPE vocabulary)
+    params: Params
+
+    def vocab_size(self, n_bytes: int) -> int:
+        for limit, vocab in self.vocab_for_size:
+            if n_bytes <= limit:
+                return vocab
+        return self.vocab_for_size[-1][1]
+
+
+_SMALL_TO_LARGE = ((16_384, 512), (131_072, 1024), (524_288, 2048), (1 << 62, 4096))
+
+_BASE = Params(table_bits=22, pool_limit=1 << 24)
+
+LEVELS: Dict[int, Level] = {
+    1: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=2, steps_second=1, steps_rest=1)),
+    2: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=2, steps_second=1, steps_rest=1)),
+    3: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1)),
+    4: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
+    5: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
+    6: Level(_SMALL_TO_LARGE, _BASE),
+    7: Level(_SMALL_TO_LARGE, _BASE),
+    8: Level(_SMALL_TO_LARGE, _BASE),
+    9: Level(_SMALL_TO_LARGE, _BASE.replace(table_bits=24, pool_limit=1 << 26)),
+}
+
+DEFAULT_LEVEL = 6
+MIN_LEVEL, MAX_LEVEL = 1, 9
+
+
+def get_level(level: int) -> Level:
+    if isinstance(level, bool) or not isinstance(level, int):
+        raise StatesmixError(f"level must be an integer from {MIN_LEVEL} to {MAX_LEVEL}, not {level!r}")
+    if level not in LEVELS:
+        raise StatesmixError(f"level must be from {MIN_LEVEL} to {MAX_LEVEL}, not {level}")
+    return LEVELS[level]
