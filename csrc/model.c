@@ -378,7 +378,7 @@ static void probs_to_dlogits(smx_model *m, uint32_t n, float smoothing) {
     }
 }
 
-static void model_backward(smx_model *m, uint32_t n) {
+void smx_model_backward(smx_model *m, uint32_t n) {
     const uint32_t DM = m->DM;
     float *dxf = m->dxz; /* borrowed: n x DM fits in n x 2DI */
     head_backward(m, n, dxf);
@@ -421,7 +421,7 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
         }
         probs_to_dlogits(m, n, p->label_smoothing);
         memset(m->grad, 0, m->n_params * sizeof(float));
-        model_backward(m, n);
+        smx_model_backward(m, n);
         smx_adam_step(m, p);
     }
     memcpy(m->h_live, m->h_saved, ns * sizeof(float));

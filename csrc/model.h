@@ -92,6 +92,10 @@ void smx_model_begin_chunk(smx_model *m);
  * conv history forward. */
 void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
 
+/* Backpropagates d(loss)/d(logits), held in m->probs for positions 0..n-1,
+ * into m->grad (which the caller zeroes). */
+void smx_model_backward(smx_model *m, uint32_t n);
+
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
  * the entropy in nats. Padding entries must already hold a very negative z. */
 float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, float *sum_out);

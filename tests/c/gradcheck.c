@@ -1,0 +1,63 @@
+/* Numerical gradient check of the Mamba backward pass (run by tests/test_gradients.py).
+ * Prints one line per parameter group: name and worst relative error; exits 1 if any
+ * group is off by more than 5%. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include "model.h"
+#include "optim.h"
+#include "smx_math.h"
+/* loss over chunk from chunk-start state, smoothing eps */
+static double chunk_loss(smx_model *m, uint32_t n, float eps, float *logits) {
+  size_t ns = (size_t)m->NL*m->DI*m->DS;
+  memcpy(m->h_live, m->h_start, ns*4);
+  double L = 0;
+  for (uint32_t t=0;t<n;t++){
+    smx_model_forward(m, t, m->in_tok[t], logits);
+    float *p = m->probs + (size_t)t*m->Vp;
+    smx_softmax(m->k, logits, p, m->Vp, NULL);
+    for (uint32_t v=0; v<m->V; v++){ double tv = eps/m->V + (v==m->target[t] ? 1-eps : 0); L -= tv*log((double)p[v]); }
+  }
+  return L/n;
+}
+int main(void){
+  smx_params p; memset(&p,0,sizeof p);
+  p.vocab=40; p.d_model=8; p.d_inner=16; p.d_state=4; p.d_conv=4; p.n_layers=2; p.chunk=12;
+  p.lr=0.002f; p.beta1=.9f; p.beta2=.999f; p.eps=1e-8f; p.clip=5; p.label_smoothing=0.1f;
+  smx_model m; smx_model_init(&m,&p,&smx_kernels_scalar,1);
+  srand(3);
+  for (size_t i=0;i<m.n_params;i++) m.theta[i] += 0.3f*((rand()/(float)RAND_MAX)-0.5f);
+  smx_refresh_derived(&m);
+  for (size_t i=0;i<(size_t)m.NL*m.DI*m.DS;i++) m.h_live[i] = 0.2f*((rand()/(float)RAND_MAX)-0.5f);
+  for (size_t i=0;i<(size_t)m.NL*(m.DC-1)*m.DI;i++) m.conv_start[i] = ((rand()/(float)RAND_MAX)-0.5f);
+  smx_model_begin_chunk(&m);
+  uint32_t n=12; float logits[64]; int bad = 0;
+  for (uint32_t t=0;t<n;t++){ m.in_tok[t]=rand()%40; m.target[t]=rand()%40; }
+  chunk_loss(&m,n,0.1f,logits);
+  /* dlogits */
+  for (uint32_t t=0;t<n;t++){ float *pp=m.probs+(size_t)t*m.Vp; for(uint32_t v=0;v<m.V;v++) pp[v]=(pp[v]-0.1f/m.V)/n; pp[m.target[t]] -= 0.9f/n; }
+  memset(m.grad,0,m.n_params*4);
+  smx_model_backward(&m,n);
+  const char *names[]={"emb","ln_w","ln_b","w_in","conv_w","conv_b","w_x","dt_w","dt_b","a_log","d_skip","w_out","lnf_w","lnf_b","head"};
+  size_t offs[15]={m.emb,m.L[0].ln_w,m.L[0].ln_b,m.L[0].w_in,m.L[0].conv_w,m.L[0].conv_b,m.L[0].w_x,m.L[0].dt_w,m.L[0].dt_b,m.L[0].a_log,m.L[0].d_skip,m.L[0].w_out,m.lnf_w,m.lnf_b,m.head};
+  size_t lens[15]={m.V*m.DM, m.DM,m.DM,m.DM*2*m.DI,m.DC*m.DI,m.DI,m.DI*m.NBCS,m.DI,m.DI,m.DS*m.DI,m.DI,m.DI*m.DM,m.DM,m.DM,m.DM*m.Vp};
+  for (int g=0; g<15; g++){
+    double maxrel=0; 
+    for (int r=0;r<6;r++){
+      size_t i = offs[g] + (size_t)(rand()% (int)lens[g]);
+      if (g==0) i = offs[0] + m.in_tok[r]*m.DM + rand()%m.DM;
+      float save=m.theta[i]; float h=1e-2f;
+      m.theta[i]=save+h; smx_refresh_derived(&m); double lp=chunk_loss(&m,n,0.1f,logits);
+      m.theta[i]=save-h; smx_refresh_derived(&m); double lm=chunk_loss(&m,n,0.1f,logits);
+      m.theta[i]=save; smx_refresh_derived(&m);
+      double num=(lp-lm)/(2*h), an=m.grad[i];
+      double rel=fabs(num-an)/(fabs(num)+fabs(an)+1e-4);
+      if (rel>maxrel) maxrel=rel;
+      if (rel>0.05) printf("  %s[%zu] num=%.6g an=%.6g\n",names[g],i-offs[g],num,an);
+    }
+    printf("%-7s maxrel %.4f\n",names[g],maxrel);
+    if (maxrel > 0.05) bad = 1;
+  }
+  return bad;
+}

@@ -1,0 +1,81 @@
+"""statesmix.compress / statesmix.decompress."""
+
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import statesmix
+from statesmix import StatesmixError
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"a",
+        b"\x00",
+        b"\x00" * 1000,
+        bytes(range(256)),
+        b"\xff\xfe\xfd invalid utf-8 \xc3\x28 \xa0\xa1",
+        "h\u00e9llo w\u00f6rld \u2603 \U0001f600".encode("utf-8") * 50,
+        os.urandom(3000),
+        b"abc" * 5000,
+    ],
+    ids=["empty", "one", "nul", "nuls", "all-bytes", "bad-utf8", "utf8", "random", "repeats"],
+)
+def test_roundtrip_edge_cases(data):
+    blob = statesmix.compress(data, level=1)
+    assert statesmix.decompress(blob) == data
+
+
+def test_roundtrip_text_and_it_compresses(text):
+    blob = statesmix.compress(text)
+    assert statesmix.decompress(blob) == text
+    assert len(blob) < len(text) * 0.4
+
+
+@given(st.binary(max_size=2000))
+def test_roundtrip_any_bytes(data):
+    assert statesmix.decompress(statesmix.compress(data, level=1)) == data
+
+
+@given(st.text(max_size=800))
+def test_roundtrip_any_text(s):
+    data = s.encode("utf-8", "surrogatepass")
+    assert statesmix.decompress(statesmix.compress(data, level=1)) == data
+
+
+def test_accepts_bytes_like():
+    data = b"bytes-like input " * 20
+    assert statesmix.decompress(statesmix.compress(bytearray(data), level=1)) == data
+    assert statesmix.decompress(statesmix.compress(memoryview(data), level=1)) == data
+
+
+def test_rejects_non_bytes():
+    with pytest.raises(TypeError):
+        statesmix.compress("text is not bytes")
+
+
+@pytest.mark.parametrize("level", [0, 10, -1, "6", 2.5, True])
+def test_invalid_level(level):
+    with pytest.raises(StatesmixError, match="level"):
+        statesmix.compress(b"x", level=level)
+
+
+def test_every_level_roundtrips():
+    data = b"every level must decode without being told the level. " * 30
+    for level in range(statesmix.MIN_LEVEL, statesmix.MAX_LEVEL + 1):
+        assert statesmix.decompress(statesmix.compress(data, level=level)) == data
+
+
+def test_concatenated_streams():
+    a, b = b"first stream " * 10, b"second stream " * 10
+    assert statesmix.decompress(statesmix.compress(a, level=1) + statesmix.compress(b, level=1)) == a + b
+
+
+def test_errors_derive_from_one_class():
+    assert issubclass(StatesmixError, Exception)
+    with pytest.raises(StatesmixError):
+        statesmix.decompress(b"definitely not compressed")

@@ -1,0 +1,134 @@
+"""The command line, through click's test runner and through real processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+import statesmix
+from statesmix.cli import main
+
+CLI = [sys.executable, "-m", "statesmix.cli"]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_compress_decompress_files(tmp_path, runner):
+    src = tmp_path / "notes.txt"
+    data = b"compress me, then give me back exactly. " * 100
+    src.write_bytes(data)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 0, r.output
+    packed = tmp_path / "notes.txt.smx"
+    assert packed.exists() and src.exists()  # input kept, like zstd
+    src.unlink()
+    r = runner.invoke(main, ["decompress", str(packed)])
+    assert r.exit_code == 0, r.output
+    assert src.read_bytes() == data
+
+
+def test_output_option_and_rm(tmp_path, runner):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"\x00\x01" * 500)
+    out = tmp_path / "custom.out"
+    r = runner.invoke(main, ["compress", "-l", "1", "--rm", "-o", str(out), str(src)])
+    assert r.exit_code == 0, r.output
+    assert not src.exists()
+    assert statesmix.decompress(out.read_bytes()) == b"\x00\x01" * 500
+
+
+def test_refuses_to_overwrite_without_force(tmp_path, runner):
+    src = tmp_path / "f"
+    src.write_bytes(b"new content " * 10)
+    (tmp_path / "f.smx").write_bytes(b"precious")
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 1
+    assert "already exists" in r.output
+    assert (tmp_path / "f.smx").read_bytes() == b"precious"
+    r = runner.invoke(main, ["compress", "-l", "1", "-f", str(src)])
+    assert r.exit_code == 0
+    assert statesmix.decompress((tmp_path / "f.smx").read_bytes()) == b"new content " * 10
+
+
+def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
+    bad = tmp_path / "bad.smx"
+    blob = bytearray(statesmix.compress(b"some data to corrupt " * 50, level=1))
+    blob[len(blob) // 2] ^= 0xFF
+    bad.write_bytes(bytes(blob))
+    r = runner.invoke(main, ["decompress", str(bad)])
+    assert r.exit_code == 1
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("statesmix: ")
+    assert not (tmp_path / "bad").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.smx"]  # no temp file left either
+
+
+def test_truncated_input_reports_truncation(tmp_path, runner):
+    f = tmp_path / "t.smx"
+    f.write_bytes(statesmix.compress(b"truncate me " * 100, level=1)[:-8])
+    r = runner.invoke(main, ["decompress", "-c", str(f)])
+    assert r.exit_code == 1 and "truncated" in r.output
+
+
+def test_missing_file_and_bad_suffix(tmp_path, runner):
+    r = runner.invoke(main, ["compress", str(tmp_path / "nope")])
+    assert r.exit_code == 1 and "No such file" in r.output
+    other = tmp_path / "plain.txt"
+    other.write_bytes(b"x")
+    r = runner.invoke(main, ["decompress", str(other)])
+    assert r.exit_code == 1 and "suffix" in r.output
+
+
+def test_usage_errors_exit_2(runner):
+    assert runner.invoke(main, ["compress", "-l", "12", "x"]).exit_code == 2
+    assert runner.invoke(main, ["frobnicate"]).exit_code == 2
+    assert runner.invoke(main, ["compress", "--no-such-flag"]).exit_code == 2
+
+
+@given(st.binary(max_size=600))
+def test_roundtrip_through_the_cli(data):
+    runner = CliRunner()
+    packed = runner.invoke(main, ["compress", "-l", "1", "-q", "-"], input=data)
+    assert packed.exit_code == 0
+    back = runner.invoke(main, ["decompress", "-q", "-"], input=packed.stdout_bytes)
+    assert back.exit_code == 0
+    assert back.stdout_bytes == data
+
+
+def test_pipe_through_real_processes():
+    data = os.urandom(2000) + b"pipes carry bytes " * 200
+    c = subprocess.run(CLI + ["compress", "-l", "1"], input=data, stdout=subprocess.PIPE, check=True)
+    d = subprocess.run(CLI + ["decompress"], input=c.stdout, stdout=subprocess.PIPE, check=True)
+    assert d.stdout == data
+
+
+def test_interrupt_leaves_no_partial_file(tmp_path, text):
+    src = tmp_path / "big"
+    src.write_bytes(text * 8)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(CLI + ["compress", "-l", "9", str(src)], env=env, stderr=subprocess.PIPE)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big"]
+
+
+def test_test_and_info_commands(tmp_path, runner):
+    f = tmp_path / "x.smx"
+    f.write_bytes(statesmix.compress(b"information " * 100, level=2))
+    r = runner.invoke(main, ["test", str(f)])
+    assert r.exit_code == 0
+    r = runner.invoke(main, ["info", str(f)])
+    assert r.exit_code == 0
+    assert "format version   1" in r.output and "level            2" in r.output
+    assert "original size    1200 bytes" in r.output

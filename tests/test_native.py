@@ -1,0 +1,76 @@
+"""The C engine through its binding: coder precision, parameter checks, ISA kernels."""
+
+import numpy as np
+import pytest
+
+from statesmix import StatesmixError
+from statesmix._native import Engine, check_params
+from statesmix.params import Params
+from statesmix.tokenizer import Tokenizer
+
+
+def test_coder_overhead_below_a_tenth_of_a_percent(text):
+    tok = Tokenizer.train(text, 1024)
+    ids = tok.encode(text)
+    e = Engine(Params(vocab=tok.vocab.size).size_for(len(ids)), threads=1)
+    payload = e.encode(ids)
+    _, model_bits, coded_bits = e.stats()
+    # the integer frequencies (2^-24 floor) cost almost nothing over the float model ...
+    assert coded_bits <= model_bits * 1.001
+    # ... and the range coder spends almost exactly what it is asked to
+    assert len(payload) * 8 <= coded_bits * 1.001 + 8 * 8
+
+
+def test_decode_reproduces_encode():
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 300, size=3000).astype(np.uint32)
+    ids[1000:2000] = ids[:1000]  # something to learn
+    p = Params(vocab=300, table_bits=12, pool_limit=50_000)
+    enc = Engine(p, threads=1)
+    frames = [enc.encode(ids[:1234]), enc.encode(ids[1234:])]
+    dec = Engine(p, threads=2)
+    a, used_a = dec.decode(frames[0], 1234)
+    b, used_b = dec.decode(frames[1], len(ids) - 1234)
+    assert used_a == len(frames[0]) and used_b == len(frames[1])
+    assert np.array_equal(np.concatenate([a, b]), ids)
+
+
+def test_token_out_of_range():
+    e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024))
+    with pytest.raises(StatesmixError, match="outside the vocabulary"):
+        e.encode(np.array([1, 2, 300], dtype=np.uint32))
+
+
+def test_truncated_payload_never_reads_out_of_bounds():
+    p = Params(vocab=300, table_bits=10, pool_limit=4096)
+    payload = Engine(p).encode(np.arange(200, dtype=np.uint32) % 300)
+    tokens, used = Engine(p).decode(payload[:5], 200)
+    assert tokens.shape == (200,) and int(tokens.max()) < 300
+    assert used > 5  # it noticed it ran past the end
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"vocab": 1}, "vocab"),
+        ({"vocab": 70000}, "vocab"),
+        ({"n_layers": 0}, "n_layers"),
+        ({"n_layers": 9}, "n_layers"),
+        ({"d_inner": 4096, "d_state": 64}, "d_inner"),
+        ({"lr": float("nan")}, "lr"),
+        ({"table_bits": 40}, "table_bits"),
+        ({"pool_limit": 1 << 30}, "pool_limit"),
+        ({"orders": [3, 2, 1, 4, 5, 6, 7, 15, 31]}, "ascend"),
+        ({"orders": [1, 2, 3, 4, 5, 6, 7, 15, 64]}, "orders"),
+    ],
+)
+def test_invalid_params_are_rejected_with_a_message(change, message):
+    with pytest.raises(StatesmixError, match=message):
+        check_params(Params(**change))
+    with pytest.raises(StatesmixError, match=message):
+        Engine(Params(**change))
+
+
+def test_negative_threads_rejected():
+    with pytest.raises(StatesmixError, match="threads"):
+        Engine(Params(table_bits=10, pool_limit=1024), threads=-1)
