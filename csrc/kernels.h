@@ -5,9 +5,14 @@
  * rounding, so they give bit-identical results:
  * - element-wise kernels (head_forward, axpy, adam, to_freq) have no
  *   reduction across elements; each output is summed in a fixed order;
- * - reductions (dot, sumsq, exp_sum) keep eight partial sums, element i
- *   going to lane i % 8, and combine the lanes in one fixed tree; elements
- *   past the last multiple of eight are then added one at a time.
+ * - exp_sum keeps eight partial sums, element i going to lane i % 8, and
+ *   combines the lanes in one fixed tree; elements past the last multiple
+ *   of eight are then added one at a time;
+ * - dot and sumsq keep 32 partial sums (four vectors of eight lanes, element
+ *   i going to partial i % 32, so AVX2 has four independent add chains),
+ *   then elements of a last incomplete group of 32 that fill whole lanes go
+ *   to the first vector, the four vectors are added as (0+1)+(2+3), the
+ *   lanes combined, and the final elements added one at a time.
  * No kernel uses fused multiply-add. */
 #ifndef SMX_KERNELS_H
 #define SMX_KERNELS_H
@@ -30,6 +35,10 @@ typedef struct smx_kernels {
     float (*sumsq)(const float *x, size_t n);
     /* y[i] += a * x[i] */
     void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* dW[d*stride + v] += sum_t X[t*dm + d] * G[t*gstride + v], t = 0..n-1 in
+     * order, for v in [v0, v1) and d = 0..dm-1 (the head's weight gradient). */
+    void (*outer_acc)(float *dW, size_t stride, const float *X, size_t dm, const float *G,
+                      size_t gstride, size_t n, size_t v0, size_t v1);
     /* One Adam step on n parameters with gradient g * gscale; lr already
      * carries the bias correction. */
     void (*adam)(float *theta, const float *g, float *m, float *v, size_t n,
@@ -46,6 +55,13 @@ static inline float smx_lane_combine(const float a[8]) {
     float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
     float u0 = t0 + t2, u1 = t1 + t3;
     return u0 + u1;
+}
+
+/* Combines the 32 partial sums of dot/sumsq in their fixed order. */
+static inline float smx_partials_combine(const float p[32]) {
+    float v[8];
+    for (int l = 0; l < 8; l++) v[l] = (p[l] + p[8 + l]) + (p[16 + l] + p[24 + l]);
+    return smx_lane_combine(v);
 }
 
 #endif

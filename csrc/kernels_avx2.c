@@ -37,6 +37,22 @@ AVX2 static inline float lanes_combine(__m256 acc) {
 AVX2 static void head_forward_avx2(const float *W, size_t stride, const float *x, size_t dm,
                                    float *out, size_t v0, size_t v1) {
     size_t v = v0;
+    /* four independent accumulators; each output is still summed over d in order */
+    for (; v + 32 <= v1; v += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t d = 0; d < dm; d++) {
+            const float *w = W + d * stride + v;
+            __m256 xd = _mm256_set1_ps(x[d]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(w), xd));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(w + 8), xd));
+            a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(w + 16), xd));
+            a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(w + 24), xd));
+        }
+        _mm256_storeu_ps(out + v, a0);
+        _mm256_storeu_ps(out + v + 8, a1);
+        _mm256_storeu_ps(out + v + 16, a2);
+        _mm256_storeu_ps(out + v + 24, a3);
+    }
     for (; v + 8 <= v1; v += 8) {
         __m256 acc = _mm256_setzero_ps();
         for (size_t d = 0; d < dm; d++) {
@@ -96,11 +112,17 @@ AVX2 static float max_avx2(const float *x, size_t n) {
 }
 
 AVX2 static float dot_avx2(const float *a, const float *b, size_t n) {
-    __m256 s = _mm256_setzero_ps();
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+        s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
+        s2 = _mm256_add_ps(s2, _mm256_mul_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16)));
+        s3 = _mm256_add_ps(s3, _mm256_mul_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24)));
+    }
     for (; i + 8 <= n; i += 8)
-        s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-    float r = lanes_combine(s);
+        s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+    float r = lanes_combine(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
     for (; i < n; i++) r = r + a[i] * b[i];
     return r;
 }
@@ -114,6 +136,43 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
         _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
                                               _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
     for (; i < n; i++) y[i] = y[i] + a * x[i];
+}
+
+AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, size_t dm,
+                                const float *G, size_t gstride, size_t n, size_t v0, size_t v1) {
+    /* Each dW entry stays in a register while t runs, in order, as in the scalar loop. */
+    for (size_t d = 0; d < dm; d++) {
+        float *row = dW + d * stride;
+        size_t v = v0;
+        for (; v + 32 <= v1; v += 32) {
+            __m256 a0 = _mm256_loadu_ps(row + v), a1 = _mm256_loadu_ps(row + v + 8),
+                   a2 = _mm256_loadu_ps(row + v + 16), a3 = _mm256_loadu_ps(row + v + 24);
+            for (size_t t = 0; t < n; t++) {
+                __m256 x = _mm256_set1_ps(X[t * dm + d]);
+                const float *g = G + t * gstride + v;
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(x, _mm256_loadu_ps(g)));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(x, _mm256_loadu_ps(g + 8)));
+                a2 = _mm256_add_ps(a2, _mm256_mul_ps(x, _mm256_loadu_ps(g + 16)));
+                a3 = _mm256_add_ps(a3, _mm256_mul_ps(x, _mm256_loadu_ps(g + 24)));
+            }
+            _mm256_storeu_ps(row + v, a0);
+            _mm256_storeu_ps(row + v + 8, a1);
+            _mm256_storeu_ps(row + v + 16, a2);
+            _mm256_storeu_ps(row + v + 24, a3);
+        }
+        for (; v + 8 <= v1; v += 8) {
+            __m256 acc = _mm256_loadu_ps(row + v);
+            for (size_t t = 0; t < n; t++)
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(X[t * dm + d]),
+                                                       _mm256_loadu_ps(G + t * gstride + v)));
+            _mm256_storeu_ps(row + v, acc);
+        }
+        for (; v < v1; v++) {
+            float acc = row[v];
+            for (size_t t = 0; t < n; t++) acc = acc + X[t * dm + d] * G[t * gstride + v];
+            row[v] = acc;
+        }
+    }
 }
 
 AVX2 static void adam_avx2(float *theta, const float *g, float *m, float *v, size_t n,
@@ -153,6 +212,15 @@ AVX2 static void to_freq_avx2(const float *ex, float k, uint32_t *freq, size_t n
 }
 
 const smx_kernels smx_kernels_avx2 = {
-    "avx2",      head_forward_avx2, exp_sum_avx2, exp_array_avx2, max_avx2,     dot_avx2,
-    sumsq_avx2,  axpy_avx2,         adam_avx2,    to_freq_avx2,
+    .name = "avx2",
+    .head_forward = head_forward_avx2,
+    .exp_sum = exp_sum_avx2,
+    .exp_array = exp_array_avx2,
+    .max = max_avx2,
+    .dot = dot_avx2,
+    .sumsq = sumsq_avx2,
+    .axpy = axpy_avx2,
+    .outer_acc = outer_acc_avx2,
+    .adam = adam_avx2,
+    .to_freq = to_freq_avx2,
 };

@@ -49,11 +49,13 @@ static float max_scalar(const float *x, size_t n) {
 }
 
 static float dot_scalar(const float *a, const float *b, size_t n) {
-    float s[8] = {0};
+    float p[32] = {0};
     size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int l = 0; l < 32; l++) p[l] = p[l] + a[i + l] * b[i + l];
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) s[l] = s[l] + a[i + l] * b[i + l];
-    float r = smx_lane_combine(s);
+        for (int l = 0; l < 8; l++) p[l] = p[l] + a[i + l] * b[i + l];
+    float r = smx_partials_combine(p);
     for (; i < n; i++) r = r + a[i] * b[i];
     return r;
 }
@@ -62,6 +64,18 @@ static float sumsq_scalar(const float *x, size_t n) { return dot_scalar(x, x, n)
 
 static void axpy_scalar(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
+}
+
+static void outer_acc_scalar(float *dW, size_t stride, const float *X, size_t dm, const float *G,
+                             size_t gstride, size_t n, size_t v0, size_t v1) {
+    for (size_t d = 0; d < dm; d++) {
+        float *row = dW + d * stride;
+        for (size_t t = 0; t < n; t++) {
+            float x = X[t * dm + d];
+            const float *g = G + t * gstride;
+            for (size_t v = v0; v < v1; v++) row[v] = row[v] + x * g[v];
+        }
+    }
 }
 
 static void adam_scalar(float *theta, const float *g, float *m, float *v, size_t n,
@@ -80,6 +94,15 @@ static void to_freq_scalar(const float *ex, float k, uint32_t *freq, size_t n) {
 }
 
 const smx_kernels smx_kernels_scalar = {
-    "scalar",       head_forward_scalar, exp_sum_scalar, exp_array_scalar, max_scalar, dot_scalar,
-    sumsq_scalar,   axpy_scalar,         adam_scalar,    to_freq_scalar,
+    .name = "scalar",
+    .head_forward = head_forward_scalar,
+    .exp_sum = exp_sum_scalar,
+    .exp_array = exp_array_scalar,
+    .max = max_scalar,
+    .dot = dot_scalar,
+    .sumsq = sumsq_scalar,
+    .axpy = axpy_scalar,
+    .outer_acc = outer_acc_scalar,
+    .adam = adam_scalar,
+    .to_freq = to_freq_scalar,
 };

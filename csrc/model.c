@@ -130,14 +130,12 @@ static void head_backward(smx_model *m, uint32_t n, float *dxf) {
     for (long b = 0; b < nbl; b++) {
         size_t v0 = (size_t)b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
+        m->k->outer_acc(dW, Vp, m->xf, DM, m->probs, Vp, n, v0, v0 + len);
         for (uint32_t t = 0; t < n; t++) {
             const float *dl = m->probs + (size_t)t * Vp + v0;
-            const float *x = m->xf + (size_t)t * DM;
-            for (uint32_t d = 0; d < DM; d++) {
-                m->k->axpy(dW + (size_t)d * Vp + v0, x[d], dl, len);
+            for (uint32_t d = 0; d < DM; d++)
                 m->head_part[((size_t)t * DM + d) * nb + (size_t)b] =
                     m->k->dot(W + (size_t)d * Vp + v0, dl, len);
-            }
         }
     }
     /* Block partials are combined in block order, whatever thread made them. */
