@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "match.h"
 #include "mixer.h"
 #include "model.h"
 #include "ngram.h"
@@ -26,6 +27,7 @@ struct smx_engine {
     smx_model model;
     smx_ngram ngram;
     smx_mixer mixer;
+    smx_match match;
     uint32_t prev_tok;
     uint32_t chunk_pos;
     uint64_t chunks_done;
@@ -87,6 +89,10 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->n_orders == 0 || (p->pool_limit >= 16 && p->pool_limit <= (1u << 27)),
             "pool_limit must be in [16, 2^27]");
     REQUIRE(finite_in(p->mix_lr, 0.0f, 1.0f), "mix_lr must be in [0, 1]");
+    REQUIRE(p->match_min_len <= 32, "match_min_len must be at most 32");
+    REQUIRE(p->match_min_len == 0 || (p->table_bits >= 4 && p->table_bits <= 24),
+            "table_bits must be in [4, 24]");
+    REQUIRE(finite_in(p->match_weight, -16.0f, 16.0f), "match_weight out of range");
     return 0;
 #undef REQUIRE
 }
@@ -124,7 +130,9 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
     int model_ok = ok && smx_model_init(&e->model, p, e->k, e->threads) == 0;
     int ngram_ok = model_ok && smx_ngram_init(&e->ngram, p) == 0;
     int mixer_ok = ngram_ok && smx_mixer_init(&e->mixer, p) == 0;
-    if (!mixer_ok) {
+    int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
+    if (!match_ok) {
+        if (mixer_ok) smx_mixer_free(&e->mixer);
         if (ngram_ok) smx_ngram_free(&e->ngram);
         if (model_ok) smx_model_free(&e->model);
         free(e->logits); free(e->mixed); free(e->ex); free(e->freq);
@@ -137,6 +145,7 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
 
 void smx_engine_free(smx_engine *e) {
     if (!e) return;
+    smx_match_free(&e->match);
     smx_mixer_free(&e->mixer);
     smx_ngram_free(&e->ngram);
     smx_model_free(&e->model);
@@ -161,7 +170,8 @@ static void predict(smx_engine *e) {
     for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;
 
     smx_ngram_lookup(&e->ngram);
-    smx_mixer_mix(&e->mixer, &e->ngram, e->logits, entropy, e->mixed);
+    const float *hidden = m->xf + (size_t)e->chunk_pos * m->DM;
+    smx_mixer_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
 
     float zmax = e->k->max(e->mixed, V);
     float sum_ez;
@@ -188,6 +198,7 @@ static void learn(smx_engine *e, uint32_t tok) {
     m->target[e->chunk_pos] = tok;
     smx_mixer_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
+    smx_match_update(&e->match, tok);
     e->prev_tok = tok;
     if (++e->chunk_pos == e->p.chunk) {
         uint32_t steps = steps_for_chunk(&e->p, e->chunks_done);

@@ -6,18 +6,36 @@
 #define GRAD_CLIP 8.0f
 #define W_MIN (-2.0f)
 #define W_MAX 8.0f
+/* Match weights see one feature, not a sum over a context's list, so they
+ * take larger steps to learn at a similar pace. */
+#define MATCH_LR_BOOST 8.0f
+/* The gate reads the SSM's normalised hidden state (entries of order 1) and
+ * sums DM of them, so it learns with a smaller step than the base weights. */
+#define GATE_LR_SCALE 0.25f
+
+/* Evidence in the highest-order context that has been seen: its total count. */
+static uint32_t confidence_bucket(uint32_t total) {
+    if (total < 2) return 0;
+    if (total < 4) return 1;
+    if (total < 16) return 2;
+    return 3;
+}
 
 int smx_mixer_init(smx_mixer *x, const smx_params *p) {
     memset(x, 0, sizeof *x);
     x->V = p->vocab;
     x->Vp = (p->vocab + 7u) & ~7u;
+    x->DM = p->d_model;
     x->n_orders = p->n_orders;
-    x->n_sets = p->n_orders + 1;
+    x->n_sets = (p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
     x->n_weights = p->n_orders + 1;
     x->lr = p->mix_lr;
     x->w = calloc((size_t)x->n_sets * x->n_weights, sizeof(float));
+    x->gate = calloc((size_t)x->n_weights * x->DM, sizeof(float));
+    x->w_eff = calloc(x->n_weights, sizeof(float));
+    x->grad = calloc(x->n_weights, sizeof(float));
     x->bias = calloc(x->Vp, sizeof(float));
-    if (!x->w || !x->bias) {
+    if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias) {
         smx_mixer_free(x);
         return -1;
     }
@@ -26,55 +44,80 @@ int smx_mixer_init(smx_mixer *x, const smx_params *p) {
         for (uint32_t k = 0; k < p->n_orders; k++) w[k] = p->lambda[k];
         w[p->n_orders] = p->unigram_weight;
     }
+    for (uint32_t b = 0; b < SMX_MATCH_BUCKETS; b++) x->match_w[b] = p->match_weight;
+    x->match_tok = -1;
     return 0;
 }
 
 void smx_mixer_free(smx_mixer *x) {
     free(x->w);
+    free(x->gate);
+    free(x->w_eff);
+    free(x->grad);
     free(x->bias);
     memset(x, 0, sizeof *x);
 }
 
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
 static float entropy_scale(float h) {
     float s = 0.4f + 0.6f * h / 5.5f;
-    s = s > 0.2f ? s : 0.2f;
-    return s < 2.5f ? s : 2.5f;
+    return clampf(s, 0.2f, 2.5f);
 }
 
-void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const float *ssm, float entropy, float *out) {
-    uint32_t set = 0;
+void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
+                   const float *ssm, float entropy, float *out) {
+    uint32_t top = 0, total = 0;
     for (uint32_t k = 0; k < x->n_orders; k++)
-        if (smx_ngram_count(g, k)) set = k + 1;
-    x->set = set;
+        if (smx_ngram_count(g, k)) top = k + 1;
+    if (top) {
+        uint32_t n = smx_ngram_count(g, top - 1);
+        const uint32_t *e = smx_ngram_entries(g, top - 1);
+        for (uint32_t i = 0; i < n; i++) total += e[i] & 0xffffu;
+    }
+    x->set = top * SMX_MIX_CONF_BUCKETS + confidence_bucket(total);
     x->scale = entropy_scale(entropy);
-    const float *w = x->w + (size_t)set * x->n_weights;
+    x->hidden = hidden;
 
-    float wu = w[x->n_orders];
+    /* effective weight = the set's weight + gate . hidden state */
+    const float *w = x->w + (size_t)x->set * x->n_weights;
+    for (uint32_t k = 0; k < x->n_weights; k++) {
+        const float *gk = x->gate + (size_t)k * x->DM;
+        float acc = 0.0f;
+        for (uint32_t d = 0; d < x->DM; d++) acc = acc + gk[d] * hidden[d];
+        x->w_eff[k] = w[k] + acc;
+    }
+
+    float wu = x->w_eff[x->n_orders];
     for (uint32_t j = 0; j < x->V; j++) x->bias[j] = wu * smx_unigram_feature(g, j);
     for (uint32_t k = 0; k < x->n_orders; k++) {
         uint32_t n = smx_ngram_count(g, k);
         if (!n) continue;
         const uint32_t *e = smx_ngram_entries(g, k);
         const smx_ngram_order *o = &g->o[k];
+        float wk = x->w_eff[k];
         for (uint32_t i = 0; i < n; i++) {
             uint32_t tok = e[i] >> 16;
-            x->bias[tok] = x->bias[tok] + w[k] * smx_ngram_feature(o, e[i] & 0xffffu);
+            x->bias[tok] = x->bias[tok] + wk * smx_ngram_feature(o, e[i] & 0xffffu);
         }
     }
     float s = x->scale;
     for (uint32_t j = 0; j < x->V; j++) out[j] = ssm[j] + s * x->bias[j];
     for (uint32_t j = x->V; j < x->Vp; j++) out[j] = ssm[j];
+    x->match_tok = smx_match_predicted(mm);
+    if (x->match_tok >= 0) {
+        x->match_bucket = smx_match_bucket(mm);
+        out[x->match_tok] = out[x->match_tok] + x->match_w[x->match_bucket];
+    }
 }
-
-static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 void smx_mixer_learn(smx_mixer *x, const smx_ngram *g, const float *ex, float sum, uint32_t tok) {
     if (x->lr == 0.0f) return;
-    float *w = x->w + (size_t)x->set * x->n_weights;
     const float inv = 1.0f / sum;
     const float s = x->scale;
     /* dLoss/dw_k = s * sum_j (q_j - [j == tok]) * f_k(j) */
     for (uint32_t k = 0; k < x->n_orders; k++) {
+        x->grad[k] = 0.0f;
         uint32_t n = smx_ngram_count(g, k);
         if (!n) continue;
         const uint32_t *e = smx_ngram_entries(g, k);
@@ -86,11 +129,26 @@ void smx_mixer_learn(smx_mixer *x, const smx_ngram *g, const float *ex, float su
             if (t == tok) q = q - 1.0f;
             grad = grad + q * smx_ngram_feature(o, e[i] & 0xffffu);
         }
-        grad = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
-        w[k] = clampf(w[k] - x->lr * grad, W_MIN, W_MAX);
+        x->grad[k] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
     }
     float grad = -smx_unigram_feature(g, tok);
     for (uint32_t j = 0; j < x->V; j++) grad = grad + ex[j] * inv * smx_unigram_feature(g, j);
-    grad = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
-    w[x->n_orders] = clampf(w[x->n_orders] - x->lr * grad, W_MIN, W_MAX);
+    x->grad[x->n_orders] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
+
+    float *w = x->w + (size_t)x->set * x->n_weights;
+    const float glr = x->lr * GATE_LR_SCALE;
+    for (uint32_t k = 0; k < x->n_weights; k++) {
+        float gk = x->grad[k];
+        if (gk == 0.0f) continue;
+        w[k] = clampf(w[k] - x->lr * gk, W_MIN, W_MAX);
+        float *gate = x->gate + (size_t)k * x->DM;
+        for (uint32_t d = 0; d < x->DM; d++)
+            gate[d] = clampf(gate[d] - glr * gk * x->hidden[d], -W_MAX, W_MAX);
+    }
+    if (x->match_tok >= 0) {
+        /* feature 1 on the predicted token: gradient q - [it came] */
+        float q = ex[x->match_tok] * inv - (x->match_tok == (int64_t)tok ? 1.0f : 0.0f);
+        float *mw = &x->match_w[x->match_bucket];
+        *mw = clampf(*mw - x->lr * MATCH_LR_BOOST * q, W_MIN, 2.0f * W_MAX);
+    }
 }

@@ -3,32 +3,47 @@
  *
  *   logit[j] = ssm[j] + s(H) * ( sum_k w_k * log(1 + count_k[j] / alpha_k)
  *                                + w_u * log(1 + unigram[j]) )
+ *              + m_len * [j == token predicted by the match model]
  *
  * s(H) = clip(0.4 + 0.6 H / 5.5, 0.2, 2.5) grows with the SSM's entropy H, so
  * the counts speak louder when the SSM is unsure. The weights w start at the
- * published lambdas and are learned online from the coding loss by SGD, one
- * weight set per "highest order whose context has been seen". */
+ * published lambdas and are learned online from the coding loss by SGD. The
+ * weight set in force is chosen by the highest order whose context has been
+ * seen and by how often it has been seen, and a learned gate lets the SSM's
+ * hidden state shift every weight (contextual mixing). The match bonus m_len
+ * is learned per match-length bucket. */
 #ifndef SMX_MIXER_H
 #define SMX_MIXER_H
 
 #include <stdint.h>
 
+#include "match.h"
 #include "ngram.h"
 
+#define SMX_MIX_CONF_BUCKETS 4
+
 typedef struct smx_mixer {
-    uint32_t V, Vp, n_orders, n_sets, n_weights;
+    uint32_t V, Vp, DM, n_orders, n_sets, n_weights;
     float *w;       /* n_sets x n_weights: one per order, then the unigram weight */
+    float *gate;    /* n_weights x DM: how the SSM's hidden state shifts each weight */
+    float *w_eff;   /* n_weights: weights in force at the current position */
+    float *grad;    /* n_weights: scratch */
+    const float *hidden; /* the SSM's final hidden state at the current position */
     float lr;
     uint32_t set;   /* weight set used for the current position */
     float scale;    /* s(H) of the current position */
     float *bias;    /* Vp */
+    float match_w[SMX_MATCH_BUCKETS]; /* bonus of the match model's token, by match length */
+    int64_t match_tok;               /* token the match model predicts here, or -1 */
+    uint32_t match_bucket;
 } smx_mixer;
 
 int smx_mixer_init(smx_mixer *x, const smx_params *p);
 void smx_mixer_free(smx_mixer *x);
 
 /* out = mixed logits (Vp entries; padding copied from ssm). */
-void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const float *ssm, float entropy, float *out);
+void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
+                   const float *ssm, float entropy, float *out);
 
 /* One SGD step on the weights used for this position. ex[j] / sum is the
  * mixed probability of token j; tok is the token that came. */

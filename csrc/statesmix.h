@@ -42,6 +42,9 @@ typedef struct smx_params {
     uint32_t table_bits;     /* log2 of context slots per order */
     uint32_t pool_limit;     /* most (token, count) entries one order may hold */
     float mix_lr;            /* learning rate of the mixing weights (0: fixed) */
+    /* long-range match model */
+    uint32_t match_min_len;  /* tokens of context a match needs (0: off) */
+    float match_weight;      /* initial logit bonus of a predicted token */
 } smx_params;
 
 typedef struct smx_stats {

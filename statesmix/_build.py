@@ -23,6 +23,7 @@ SOURCES = [
     "optim.c",
     "ngram.c",
     "mixer.c",
+    "match.c",
     "rangecoder.c",
     "kernels_scalar.c",
     "kernels_avx2.c",

@@ -60,7 +60,7 @@ def describe(data: bytes, name: str) -> str:
         f"  original size    {raw} bytes" + ("" if lay.end else " so far (no end marker: truncated)"),
         f"  ratio            {8.0 * lay.compressed_size / raw:.3f} bits/byte" if raw else "  ratio            -",
         f"  tokens           {lay.tokens} in {len(lay.frames)} frames",
-        f"  vocabulary       {p.vocab} ({len(h.vocab.merges)} BPE merges)",
+        f"  vocabulary       {p.vocab} tokens (256 bytes + {len(h.vocab.tokens)} BPE tokens)",
         f"  model            d_model={p.d_model} d_inner={p.d_inner} d_state={p.d_state} "
         f"d_conv={p.d_conv} layers={p.n_layers}",
         f"  training         chunk={p.chunk} steps={p.steps_first}/{p.steps_second}/{p.steps_rest} "

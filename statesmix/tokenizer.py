@@ -5,17 +5,17 @@ the same code point (latin-1), so the BPE alphabet is exactly the 256 byte
 values and any input, valid UTF-8 or not, tokenizes and joins back to
 itself. Token ids: 0..255 are the single bytes, 256 + i is the i-th merge.
 
-The decoder never runs ``tokenizers``: the file stores the merges as pairs
-of ids (lzma-compressed), from which each id's bytes follow. Decoding
-therefore never depends on how a given ``tokenizers`` version trains.
+The decoder never runs ``tokenizers``: the file stores the tokens' bytes
+(front-coded, lzma-compressed), which is all that turning ids back into
+bytes needs. Decoding therefore never depends on how a given
+``tokenizers`` version trains.
 """
 
 from __future__ import annotations
 
-import json
 import lzma
 import struct
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -35,23 +35,27 @@ _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
 
 
 class Vocabulary:
-    """The id -> bytes table the decoder needs, built from the merge list."""
+    """The id -> bytes table the decoder needs.
 
-    def __init__(self, merges: Sequence[Tuple[int, int]]) -> None:
-        if len(merges) > MAX_VOCAB - 256:
-            raise StatesmixError(f"tokenizer has {len(merges)} merges, at most {MAX_VOCAB - 256} allowed")
-        pieces: List[bytes] = [bytes([b]) for b in range(256)]
-        for i, (a, b) in enumerate(merges):
-            limit = 256 + i
-            if not (0 <= a < limit and 0 <= b < limit):
-                raise StatesmixError(f"tokenizer merge {i} refers to a token not yet defined")
-            piece = pieces[a] + pieces[b]
-            if len(piece) > MAX_TOKEN_BYTES:
-                raise StatesmixError(f"tokenizer merge {i} makes a token longer than {MAX_TOKEN_BYTES} bytes")
-            pieces.append(piece)
-        self.merges: List[Tuple[int, int]] = [(int(a), int(b)) for a, b in merges]
-        self.pieces = pieces
-        self.lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
+    Ids 0..255 are the single bytes; ids from 256 on are the longer tokens in
+    sorted byte order. Sorted, neighbouring tokens share prefixes, which the
+    header section exploits (front coding). The order of BPE merges is only
+    needed to encode, so it is not stored.
+    """
+
+    def __init__(self, tokens: Sequence[bytes]) -> None:
+        if len(tokens) > MAX_VOCAB - 256:
+            raise StatesmixError(f"tokenizer has {len(tokens)} tokens, at most {MAX_VOCAB - 256} allowed")
+        prev = b""
+        for i, t in enumerate(tokens):
+            if not 2 <= len(t) <= MAX_TOKEN_BYTES:
+                raise StatesmixError(f"tokenizer token {256 + i} has length {len(t)}, outside [2, {MAX_TOKEN_BYTES}]")
+            if t <= prev:
+                raise StatesmixError("tokenizer tokens are not in strictly increasing order")
+            prev = t
+        self.tokens: List[bytes] = list(tokens)
+        self.pieces: List[bytes] = [bytes([b]) for b in range(256)] + self.tokens
+        self.lengths = np.fromiter((len(p) for p in self.pieces), dtype=np.int64, count=len(self.pieces))
 
     @property
     def size(self) -> int:
@@ -65,15 +69,28 @@ class Vocabulary:
         return int(self.lengths[ids].sum()) if ids.size else 0
 
     # -- header section ----------------------------------------------------
+    # u32 count, then three runs of `count` entries each: bytes shared with
+    # the previous token, lengths of the rest, and the rest's bytes; the
+    # whole is raw LZMA2. Keeping like with like makes each run compress well.
     def to_bytes(self) -> bytes:
-        raw = struct.pack("<I", len(self.merges))
-        if self.merges:
-            raw += np.asarray(self.merges, dtype="<u2").tobytes()
+        shared, suffix_len, suffix = bytearray(), bytearray(), bytearray()
+        prev = b""
+        for t in self.tokens:
+            k = 0
+            limit = min(len(t), len(prev))
+            while k < limit and t[k] == prev[k]:
+                k += 1
+            shared.append(k)
+            suffix_len.append(len(t) - k)
+            suffix += t[k:]
+            prev = t
+        raw = struct.pack("<I", len(self.tokens)) + bytes(shared) + bytes(suffix_len) + bytes(suffix)
         return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> "Vocabulary":
-        limit = 4 + 4 * (MAX_VOCAB - 256)
+        n_max = MAX_VOCAB - 256
+        limit = 4 + n_max * (2 + MAX_TOKEN_BYTES)
         try:
             d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
             raw = d.decompress(blob, max_length=limit + 1)
@@ -82,12 +99,25 @@ class Vocabulary:
         if len(raw) < 4:
             raise StatesmixError("tokenizer section is truncated")
         (n,) = struct.unpack_from("<I", raw)
-        if n > MAX_VOCAB - 256:
-            raise StatesmixError(f"tokenizer section declares {n} merges, at most {MAX_VOCAB - 256} allowed")
-        if len(raw) != 4 + 4 * n:
+        if n > n_max:
+            raise StatesmixError(f"tokenizer section declares {n} tokens, at most {n_max} allowed")
+        if len(raw) < 4 + 2 * n:
+            raise StatesmixError("tokenizer section is truncated")
+        shared = raw[4 : 4 + n]
+        suffix_len = raw[4 + n : 4 + 2 * n]
+        if len(raw) != 4 + 2 * n + sum(suffix_len):
             raise StatesmixError("tokenizer section has the wrong length")
-        pairs = np.frombuffer(raw, dtype="<u2", offset=4).reshape(n, 2)
-        return cls([(int(a), int(b)) for a, b in pairs])
+        tokens: List[bytes] = []
+        pos = 4 + 2 * n
+        prev = b""
+        for k, m in zip(shared, suffix_len):
+            if k > len(prev):
+                raise StatesmixError("tokenizer section is corrupt (prefix longer than previous token)")
+            t = prev[:k] + raw[pos : pos + m]
+            pos += m
+            tokens.append(t)
+            prev = t
+        return cls(tokens)
 
 
 class Tokenizer:
@@ -118,24 +148,15 @@ class Tokenizer:
             max_token_length=MAX_TOKEN_BYTES,
         )
         hf.train_from_iterator([sample.decode("latin-1")], trainer=trainer)
-        model = json.loads(hf.to_str())["model"]
-        string_id = {chr(i): i for i in range(256)}
-        merges: List[Tuple[int, int]] = []
-        for pair in model["merges"]:
-            a, b = pair if isinstance(pair, list) else pair.split(" ", 1)
-            if a not in string_id or b not in string_id:
-                raise StatesmixError("tokenizers produced a merge of unknown tokens")
-            merged = a + b
-            if merged in string_id:  # the same string twice: keep the first
-                continue
-            string_id[merged] = 256 + len(merges)
-            merges.append((string_id[a], string_id[b]))
-        id_map = np.zeros(hf.get_vocab_size(), dtype=np.uint32)
-        for text, hf_id in hf.get_vocab().items():
-            if text not in string_id:
-                raise StatesmixError("tokenizers produced a token outside its merges")
-            id_map[hf_id] = string_id[text]
-        return cls(Vocabulary(merges), hf, id_map)
+        hf_vocab = hf.get_vocab()
+        tokens = sorted(t.encode("latin-1") for t in hf_vocab if len(t) > 1)
+        vocab = Vocabulary(tokens)
+        our_id = {t: 256 + i for i, t in enumerate(tokens)}
+        id_map = np.zeros(max(hf_vocab.values()) + 1, dtype=np.uint32)
+        for text, hf_id in hf_vocab.items():
+            raw = text.encode("latin-1")
+            id_map[hf_id] = raw[0] if len(raw) == 1 else our_id[raw]
+        return cls(vocab, hf, id_map)
 
     def encode(self, data: bytes) -> np.ndarray:
         if not data:

@@ -38,23 +38,37 @@ def test_applies_to_unseen_bytes(text):
 def test_section_roundtrip(text):
     vocab = Tokenizer.train(text, 2048).vocab
     back = Vocabulary.from_bytes(vocab.to_bytes())
-    assert back.merges == vocab.merges and back.pieces == vocab.pieces
+    assert back.tokens == vocab.tokens and back.pieces == vocab.pieces
 
 
-def _raw_section(merges):
-    raw = struct.pack("<I", len(merges)) + np.asarray(merges, dtype="<u2").tobytes()
+def _raw_section(shared, lengths, rest):
+    raw = struct.pack("<I", len(shared)) + bytes(shared) + bytes(lengths) + rest
     return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
 
 
-def test_rejects_forward_references():
-    with pytest.raises(StatesmixError, match="not yet defined"):
-        Vocabulary.from_bytes(_raw_section([(97, 98), (300, 97)]))
+def test_section_is_front_coded():
+    v = Vocabulary.from_bytes(_raw_section([0, 2, 1], [2, 1, 2], b"ab" + b"c" + b"xy"))
+    assert v.tokens == [b"ab", b"abc", b"axy"]
 
 
-def test_rejects_tokens_that_grow_without_bound():
-    merges = [(97, 97)] + [(256 + i, 256 + i) for i in range(10)]
-    with pytest.raises(StatesmixError, match=f"longer than {MAX_TOKEN_BYTES}"):
-        Vocabulary.from_bytes(_raw_section(merges))
+def test_rejects_unsorted_tokens():
+    with pytest.raises(StatesmixError, match="increasing"):
+        Vocabulary.from_bytes(_raw_section([0, 0], [2, 2], b"zzaa"))
+
+
+def test_rejects_prefix_beyond_previous_token():
+    with pytest.raises(StatesmixError, match="prefix"):
+        Vocabulary.from_bytes(_raw_section([0, 5], [2, 1], b"abc"))
+
+
+def test_rejects_overlong_tokens():
+    with pytest.raises(StatesmixError, match="length"):
+        Vocabulary.from_bytes(_raw_section([0], [MAX_TOKEN_BYTES + 1], b"a" * (MAX_TOKEN_BYTES + 1)))
+
+
+def test_rejects_wrong_length():
+    with pytest.raises(StatesmixError, match="wrong length"):
+        Vocabulary.from_bytes(_raw_section([0], [3], b"ab"))
 
 
 def test_rejects_garbage_section():
