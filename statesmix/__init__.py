@@ -9,12 +9,15 @@ with sparse n-gram statistics.
 
 from .api import Compressor, Decompressor, compress, decompress
 from .errors import StatesmixError
+from .file import StatesmixFile, open
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 __all__ = [
     "Compressor",
     "Decompressor",
     "StatesmixError",
+    "StatesmixFile",
+    "open",
     "compress",
     "decompress",
     "DEFAULT_LEVEL",

@@ -62,8 +62,9 @@ class _FrameWriter:
         self.crc = 0
         self.tokens = 0
 
-    def frames(self, data: bytes, ids: np.ndarray, frame_tokens: int = FRAME_TOKENS):
+    def frames(self, data: bytes, ids: np.ndarray):
         """Yields the frames coding data (whose tokens are ids)."""
+        frame_tokens = FRAME_TOKENS
         lengths = self.tokenizer.vocab.lengths
         pos = 0
         for start in range(0, len(ids), frame_tokens):

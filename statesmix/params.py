@@ -169,18 +169,28 @@ _SMALL_TO_LARGE = ((16_384, 512), (131_072, 1024), (524_288, 2048), (1 << 62, 40
 
 # Measured on the first 1 MB of enwik8 (bench/README.md): Adam lr 0.004 beats
 # the published 0.002 and 0.008; a match model with 5 tokens of context helps.
-_BASE = Params(table_bits=22, pool_limit=1 << 24, lr=0.004, match_min_len=5)
+# Table caps bound memory for streams, whose length is unknown; one-shot
+# input sizes its tables to the input, within the cap.
+_BASE = Params(table_bits=21, pool_limit=1 << 23, lr=0.004, match_min_len=5)
 
+# The main speed lever is Adam steps per chunk of 32 tokens after the
+# warm-up (one step reuses the activations computed for prediction; each
+# further step re-runs the forward pass), then the number of layers.
 LEVELS: Dict[int, Level] = {
-    1: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=2, steps_second=1, steps_rest=1)),
-    2: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=2, steps_second=1, steps_rest=1)),
-    3: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1)),
-    4: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
+    1: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=2, steps_second=1, steps_rest=1,
+                                            table_bits=20, pool_limit=1 << 22)),
+    2: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=4, steps_second=2, steps_rest=1,
+                                            table_bits=20, pool_limit=1 << 22)),
+    3: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=2, steps_second=1, steps_rest=1,
+                                            table_bits=20, pool_limit=1 << 22)),
+    4: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1)),
     5: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
-    6: Level(_SMALL_TO_LARGE, _BASE),
-    7: Level(_SMALL_TO_LARGE, _BASE),
-    8: Level(_SMALL_TO_LARGE, _BASE),
-    9: Level(_SMALL_TO_LARGE, _BASE.replace(table_bits=24, pool_limit=1 << 26)),
+    6: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=1)),
+    7: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=2)),
+    8: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=300, steps_rest=2,
+                                            table_bits=22, pool_limit=1 << 24)),
+    9: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=1000, steps_rest=2,
+                                            table_bits=22, pool_limit=1 << 24)),
 }
 
 DEFAULT_LEVEL = 6

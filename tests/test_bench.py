@@ -1,0 +1,50 @@
+"""The benchmark harness on a tiny input, so it does not rot."""
+
+import json
+import shutil
+
+import pytest
+
+from statesmix import benchmark
+
+
+def test_harness_tiny_input(tmp_path, capsys, text):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:12_000])
+    out = tmp_path / "results"
+    code = benchmark.main([
+        "--data", str(data), "--sizes", "5000,all", "--levels", "1", "--runs", "1",
+        "--out", str(out), "--extra", "copy=cat {in} > {out}", "cat {in} > {out}",
+    ])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "| 12,000 | statesmix -1 |" in table and "| 5,000 | copy |" in table
+    report = json.loads((out / "results.json").read_text())
+    assert report["machine"]["cores"] >= 1 and report["machine"]["statesmix_isa"] in ("avx2", "scalar")
+    rows = report["results"]
+    names = {r["compressor"] for r in rows}
+    assert {"statesmix -1", "copy"} <= names
+    if shutil.which("xz"):
+        assert "xz -9e" in names
+    for r in rows:
+        assert r["roundtrip"] and r["bytes"] > 0 and r["compress_s"] > 0 and r["compress_peak_mb"] > 0
+    smx = [r for r in rows if r["compressor"] == "statesmix -1"]
+    assert all(r["tokens"] > 0 and r["tokens_per_s"] > 0 for r in smx)
+    copy = [r for r in rows if r["compressor"] == "copy"]
+    assert all(r["bytes"] == r["input_bytes"] for r in copy)  # cat really measured, not faked
+
+
+def test_missing_data_says_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(benchmark, "DEFAULT_DATA_NAME", "no_such_file_here")
+    with pytest.raises(SystemExit, match="shared/data"):
+        benchmark.find_data(None)
+
+
+def test_sizes_include_large_prefixes_only_for_large_data(tmp_path):
+    small = tmp_path / "small"
+    small.write_bytes(b"x" * 2_000_000)
+    assert benchmark.choose_sizes(None, str(small)) == [1_000_000, 2_000_000]
+    assert benchmark.choose_sizes("1000,all", str(small)) == [1000, 2_000_000]
+    with pytest.raises(SystemExit, match="fewer than"):
+        benchmark.choose_sizes("3000000", str(small))
