@@ -24,6 +24,10 @@
 /* Vocabulary block for the head: the unit of parallel work, fixed so that
  * sums combined across blocks never depend on the thread count. */
 #define HEAD_BLOCK 512
+/* Below this many blocks a parallel region costs more than it saves, and
+ * when cores are oversubscribed every per-token barrier can stall on a
+ * descheduled thread: run such heads on one thread. */
+#define PARALLEL_MIN_BLOCKS 8
 /* Scratch floats used by one position's forward or backward; logits go after. */
 #define SCRATCH_FIXED(m) ((size_t)(m)->DI * (m)->DS + 3 * (size_t)(m)->DM + 7 * (size_t)(m)->DI + (m)->NBCS + 64)
 
@@ -110,7 +114,8 @@ float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, 
 static void head_forward(smx_model *m, const float *xf, float *logits) {
     const float *W = m->theta + m->head;
     long nb = (long)m->n_blocks;
-#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
+#pragma omp parallel for num_threads(m->threads) schedule(static) \
+    if (m->threads > 1 && nb >= PARALLEL_MIN_BLOCKS)
     for (long b = 0; b < nb; b++) {
         size_t v0 = (size_t)b * HEAD_BLOCK;
         size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
@@ -126,7 +131,8 @@ static void head_backward(smx_model *m, uint32_t n, float *dxf) {
     const uint32_t DM = m->DM;
     const size_t Vp = m->Vp, nb = m->n_blocks;
     long nbl = (long)nb;
-#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
+#pragma omp parallel for num_threads(m->threads) schedule(static) \
+    if (m->threads > 1 && nbl >= PARALLEL_MIN_BLOCKS)
     for (long b = 0; b < nbl; b++) {
         size_t v0 = (size_t)b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;

@@ -8,7 +8,7 @@ Both directions drive the same C engine one frame at a time.
 from __future__ import annotations
 
 import zlib
-from typing import Callable, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional
 
 import numpy as np
 
@@ -111,27 +111,36 @@ def compress(data, level: int = DEFAULT_LEVEL, *, threads: int = 0,
     return b"".join(out)
 
 
+def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0) -> Iterator[bytes]:
+    """Decompresses .smx data arriving in pieces, yielding output as it is
+    decoded. Concatenated streams decode in order; anything else after a
+    stream, an empty input or a stream cut short raises StatesmixError."""
+    d = Decompressor(threads=threads)
+    started = False
+    for chunk in chunks:
+        while chunk:
+            if d.eof:  # another stream must follow
+                d = Decompressor(threads=threads)
+                try:
+                    out = d.decompress(chunk)
+                except StatesmixError:
+                    raise StatesmixError("trailing data after the end of the compressed stream "
+                                         "is not a statesmix stream") from None
+            else:
+                out = d.decompress(chunk)
+            started = True
+            if out:
+                yield out
+            chunk = d.unused_data if d.eof else b""
+    if not started:
+        raise StatesmixError("compressed data is empty")
+    if not d.eof:
+        raise StatesmixError("compressed data is truncated (it ends before the end marker)")
+
+
 def decompress(data, *, threads: int = 0) -> bytes:
     """Decompresses .smx data; concatenated streams decode to the concatenation."""
-    data = _as_bytes(data)
-    if not data:
-        raise StatesmixError("compressed data is empty")
-    results = []
-    first = True
-    while True:
-        d = Decompressor(threads=threads)
-        try:
-            results.append(d.decompress(data))
-        except StatesmixError:
-            if first:
-                raise
-            raise StatesmixError("trailing data after the end of the compressed stream is not a statesmix stream") from None
-        if not d.eof:
-            raise StatesmixError("compressed data is truncated (it ends before the end marker)")
-        data = d.unused_data
-        first = False
-        if not data:
-            return b"".join(results)
+    return b"".join(decompress_chunks([_as_bytes(data)], threads=threads))
 
 
 class Compressor:
@@ -150,6 +159,11 @@ class Compressor:
         self._pending = bytearray()
         self._writer: Optional[_FrameWriter] = None
         self._finished = False
+
+    @property
+    def tokens(self) -> int:
+        """Tokens coded so far (for progress reports)."""
+        return self._writer.tokens if self._writer else 0
 
     def _start(self) -> bytes:
         sample = bytes(self._pending[:STREAM_TRAIN_BYTES])

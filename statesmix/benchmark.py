@@ -3,7 +3,8 @@
 For each input size and each compressor it runs whole child processes,
 compress then decompress, and records compressed bytes, bits per byte, wall
 seconds, KB/s, tokens/s (statesmix), the child's peak resident memory
-(ru_maxrss from wait4) and a byte-for-byte round-trip check. Baselines
+(GNU time's %M where installed, else ru_maxrss from wait4) and a
+byte-for-byte round-trip check. Baselines
 (xz -9e, bzip2 -9, zstd --ultra -22, gzip -9, and any --extra command) run
 in the same invocation, so figures can be quoted as ratios to them. Fast
 tools run several times and report the median; statesmix runs once (said
@@ -34,7 +35,7 @@ from typing import Dict, List, Optional, Sequence
 DEFAULT_DATA_NAME = "enwik8_prefix_4154399"
 DEFAULT_SIZES = (1_000_000, 3_000_000, None)  # None = the whole file
 LARGE_SIZES = (10_000_000, 100_000_000)
-DEFAULT_LEVELS = (1, 6, 9)
+DEFAULT_LEVELS = tuple(range(1, 10))  # every level; a full default run takes hours
 FAST_RUNS = 3
 
 
@@ -74,21 +75,46 @@ class Result:
     extra: Dict[str, float] = field(default_factory=dict)
 
 
+_GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+
+
 def run_measured(argv: Sequence[str], env: Optional[dict] = None) -> Measured:
-    """Runs argv to completion; returns its wall time and peak RSS (KB)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.stderr:
-        proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code
-    if code != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed with status {code}: {err.strip()[:500]}")
-    return Measured(wall, usage.ru_maxrss)
+    """Runs argv to completion; returns its wall time and peak RSS (KB).
+
+    A child forked from this (large) Python process starts with this
+    process's resident pages counted in its ru_maxrss, a floor of about
+    30 MB. GNU time, where installed, forks the command from a small process
+    instead, so its figure is the command's own.
+    """
+    report = None
+    cmd = list(argv)
+    if _GNU_TIME:
+        fd, report = tempfile.mkstemp(prefix="smx-time-")
+        os.close(fd)
+        cmd = [_GNU_TIME, "-f", "%M", "-o", report] + cmd
+    try:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - start
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.stderr:
+            proc.stderr.close()
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        if code != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed with status {code}: {err.strip()[:500]}")
+        peak = usage.ru_maxrss
+        if report:
+            with open(report) as f:
+                lines = [line.strip() for line in f if line.strip()]
+            if lines and lines[-1].isdigit():
+                peak = int(lines[-1])
+        return Measured(wall, peak)
+    finally:
+        if report:
+            os.unlink(report)
 
 
 def _fill(argv: Sequence[str], src: str, dst: str) -> List[str]:
@@ -311,8 +337,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--data", help=f"input file (default: ../shared/data/{DEFAULT_DATA_NAME})")
     ap.add_argument("--sizes", help="comma-separated prefix sizes in bytes, 'all' for the whole "
                     "file (default: 1000000,3000000,all; plus 10 MB and 100 MB for a full enwik8)")
-    ap.add_argument("--levels", default=",".join(map(str, DEFAULT_LEVELS)),
-                    help="comma-separated statesmix levels, or 'all' (default: %(default)s)")
+    ap.add_argument("--levels", default="all",
+                    help="comma-separated statesmix levels, or 'all' (default: all, 1-9)")
     ap.add_argument("-T", "--threads", type=int, default=0, help="statesmix threads (0 = all cores)")
     ap.add_argument("--runs", type=int, default=FAST_RUNS, help="runs of each fast tool; the median is kept")
     ap.add_argument("--no-baselines", action="store_true", help="measure statesmix only")
@@ -323,7 +349,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     data = find_data(args.data)
     sizes = choose_sizes(args.sizes, data)
-    levels = list(range(1, 10)) if args.levels == "all" else [int(x) for x in args.levels.split(",")]
+    levels = list(DEFAULT_LEVELS) if args.levels == "all" else [int(x) for x in args.levels.split(",")]
     tools = [] if args.no_baselines else baseline_tools()
     tools += [parse_extra(spec, dec) for spec, dec in args.extra]
     tools += [statesmix_tool(level, args.threads) for level in levels]

@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import BinaryIO, Callable, List, Optional
+from typing import BinaryIO, Callable, List, Optional, Tuple
 
 import click
 
@@ -27,6 +27,9 @@ from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 SUFFIX = ".smx"
+READ_SIZE = 1 << 20
+# Larger files are compressed as streams: bounded memory, ratio within ~1%.
+ONE_SHOT_LIMIT = 32 << 20
 EXIT_DATA = 1
 EXIT_USAGE = 2
 
@@ -74,19 +77,85 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _read_input(path: str) -> bytes:
+def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
+    """The input stream and its size when known (a regular file)."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        return sys.stdin.buffer, None
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        f = open(path, "rb")
     except OSError as exc:
         _error(f"{path}: {exc.strerror or exc}")
         raise _Failed from None
+    try:
+        size = os.fstat(f.fileno()).st_size if os.path.isfile(path) else None
+    except OSError:
+        size = None
+    return f, size
+
+
+def _read_input(path: str) -> bytes:
+    f, _ = _open_input(path)
+    try:
+        return f.read()
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+
+
+def _compress_stream(src: BinaryIO, size: Optional[int], dst: BinaryIO, level: int, threads: int,
+                     bar: "_Progress") -> Tuple[int, int]:
+    """Compresses src into dst; returns (bytes in, bytes out).
+
+    Files up to ONE_SHOT_LIMIT are compressed in one shot (the tokenizer and
+    table sizes then fit the whole input); anything larger, and every pipe,
+    goes through the streaming Compressor, so memory stays bounded.
+    """
+    if size is not None and size <= ONE_SHOT_LIMIT:
+        data = src.read()
+        out = api.compress(data, level=level, threads=threads, progress=bar)
+        dst.write(out)
+        return len(data), len(out)
+    comp = api.Compressor(level=level, threads=threads)
+    done = written = 0
+    while True:
+        chunk = src.read(READ_SIZE)
+        if not chunk:
+            break
+        done += len(chunk)
+        out = comp.compress(chunk)
+        if out:
+            dst.write(out)
+            written += len(out)
+            bar(done, size, comp.tokens, written)
+    out = comp.flush()
+    dst.write(out)
+    return done, written + len(out)
+
+
+def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO], threads: int) -> Tuple[int, int]:
+    """Decompresses src into dst, or only verifies it when dst is None;
+    returns (bytes in, bytes out)."""
+    read = [0]
+
+    def chunks():
+        while True:
+            chunk = src.read(READ_SIZE)
+            if not chunk:
+                return
+            read[0] += len(chunk)
+            yield chunk
+
+    produced = 0
+    for out in api.decompress_chunks(chunks(), threads=threads):
+        if dst is not None:
+            dst.write(out)
+        produced += len(out)
+    return read[0], produced
 
 
 def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool) -> None:
-    """Writes through data_fn into target (None = stdout) atomically."""
+    """Writes through data_fn into target (None = stdout); a file appears
+    only when data_fn has finished without error."""
     if target is None:
         data_fn(sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -150,29 +219,38 @@ def _one_file(path: str, mode: str, stdout: bool, output: Optional[str], force: 
     if target is not None and os.path.exists(target) and not force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed
-    data = _read_input(path)
+    src, size = _open_input(path)
     show = (not quiet) and (progress if progress is not None else sys.stderr.isatty())
     bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show)
     start = time.monotonic()
-    try:
+    sizes = [0, 0]
+
+    def work(dst: Optional[BinaryIO]) -> None:
         if mode == "compress":
-            result = api.compress(data, level=level, threads=threads, progress=bar)
+            sizes[:] = _compress_stream(src, size, dst, level, threads, bar)
         else:
-            result = api.decompress(data, threads=threads)
+            sizes[:] = _decompress_stream(src, dst, threads)
+
+    try:
+        if mode == "test":
+            work(None)
+        else:
+            _write_output(target, work, force=True)
     finally:
         bar.close()
+        if src is not sys.stdin.buffer:
+            src.close()
     elapsed = time.monotonic() - start
-    if mode != "test":
-        _write_output(target, lambda f: f.write(result), force=True)
     if verbose and not quiet:
         name = path if path != "-" else "(stdin)"
+        n_in, n_out = sizes
         if mode == "compress":
-            ratio = 8.0 * len(result) / len(data) if data else 0.0
-            _say(quiet, f"{name}: {len(data)} -> {len(result)} bytes, {ratio:.3f} bits/byte, {elapsed:.1f}s")
+            ratio = 8.0 * n_out / n_in if n_in else 0.0
+            _say(quiet, f"{name}: {n_in} -> {n_out} bytes, {ratio:.3f} bits/byte, {elapsed:.1f}s")
         elif mode == "decompress":
-            _say(quiet, f"{name}: {len(data)} -> {len(result)} bytes, {elapsed:.1f}s")
+            _say(quiet, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
         else:
-            _say(quiet, f"{name}: OK ({len(result)} bytes)")
+            _say(quiet, f"{name}: OK ({n_out} bytes)")
     if remove and path != "-" and mode != "test":
         os.unlink(path)
 
@@ -254,10 +332,11 @@ def info(files):
         sys.exit(EXIT_DATA)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def bench(ctx):
-    """Run the enwik8 benchmark (bench/bench.py); options are passed through."""
+    """Run the enwik8 benchmark against xz, bzip2, zstd and gzip (--help for its options)."""
     from .benchmark import run_cli
 
     sys.exit(run_cli(ctx.args))

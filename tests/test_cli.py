@@ -132,3 +132,62 @@ def test_test_and_info_commands(tmp_path, runner):
     assert r.exit_code == 0
     assert "format version   1" in r.output and "level            2" in r.output
     assert "original size    1200 bytes" in r.output
+
+
+def test_progress_shown_on_request_and_silent_otherwise(tmp_path):
+    runner = CliRunner()
+    src = tmp_path / "p.txt"
+    src.write_bytes(b"progress report please " * 300)
+    r = runner.invoke(main, ["compress", "-l", "1", "--progress", "-c", str(src)])
+    assert r.exit_code == 0
+    assert "tok/s" in r.stderr and "bpb" in r.stderr and "MB" in r.stderr
+    r = runner.invoke(main, ["compress", "-l", "1", "-c", str(src)])  # stderr is not a terminal
+    assert r.exit_code == 0 and r.stderr == ""
+    r = runner.invoke(main, ["compress", "-l", "1", "-q", "--progress", "-c", str(src)])
+    assert r.exit_code == 0 and r.stderr == ""
+
+
+def test_several_files_and_threads_option(tmp_path, runner):
+    names = []
+    for i in range(3):
+        p = tmp_path / f"f{i}"
+        p.write_bytes(b"file %d " % i * 100)
+        names.append(str(p))
+    r = runner.invoke(main, ["compress", "-l", "1", "-T", "1", *names])
+    assert r.exit_code == 0, r.output
+    for i in range(3):
+        assert statesmix.decompress((tmp_path / f"f{i}.smx").read_bytes()) == b"file %d " % i * 100
+    r = runner.invoke(main, ["test", *(n + ".smx" for n in names)])
+    assert r.exit_code == 0
+
+
+def test_large_files_are_streamed(tmp_path, monkeypatch, text):
+    from statesmix import api, cli
+
+    monkeypatch.setattr(cli, "ONE_SHOT_LIMIT", 10_000)
+    monkeypatch.setattr(cli, "READ_SIZE", 4096)
+    monkeypatch.setattr(api, "STREAM_TRAIN_BYTES", 8192)
+    monkeypatch.setattr(api, "STREAM_FRAME_BYTES", 8192)
+    src = tmp_path / "big.txt"
+    src.write_bytes(text[:40_000])
+    r = CliRunner().invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 0, r.output
+    from statesmix.info import scan
+
+    assert len(scan((tmp_path / "big.txt.smx").read_bytes()).frames) >= 3  # several stream frames
+    r = CliRunner().invoke(main, ["decompress", "-c", str(tmp_path / "big.txt.smx")])
+    assert r.exit_code == 0 and r.stdout_bytes == text[:40_000]
+
+
+def test_decompress_concatenated_and_trailing_garbage(tmp_path, runner):
+    f = tmp_path / "two.smx"
+    f.write_bytes(statesmix.compress(b"one ", level=1) + statesmix.compress(b"two", level=1))
+    r = runner.invoke(main, ["decompress", "-c", str(f)])
+    assert r.exit_code == 0 and r.stdout_bytes == b"one two"
+    f.write_bytes(statesmix.compress(b"one ", level=1) + b"junk")
+    r = runner.invoke(main, ["decompress", "-c", str(f)])
+    assert r.exit_code == 1 and "trailing data" in r.stderr
+    empty = tmp_path / "empty.smx"
+    empty.write_bytes(b"")
+    r = runner.invoke(main, ["decompress", "-c", str(empty)])
+    assert r.exit_code == 1 and "empty" in r.stderr

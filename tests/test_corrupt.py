@@ -55,6 +55,17 @@ def test_payload_corruption_names_the_frame(blob):
         statesmix.decompress(bytes(bad))
 
 
+def test_checksum_mismatch_names_the_frame(blob):
+    from statesmix.info import scan
+
+    _, c = blob
+    hdr = scan(c).header.size
+    bad = bytearray(c)
+    bad[hdr + 13] ^= 0x01  # the first frame's raw_crc field; the payload is intact
+    with pytest.raises(StatesmixError, match="checksum mismatch in frame 0"):
+        statesmix.decompress(bytes(bad))
+
+
 def test_trailing_garbage(blob):
     _, c = blob
     with pytest.raises(StatesmixError, match="trailing"):
