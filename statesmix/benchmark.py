@@ -78,13 +78,15 @@ class Result:
 _GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
 
 
-def run_measured(argv: Sequence[str], env: Optional[dict] = None) -> Measured:
+def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None) -> Measured:
     """Runs argv to completion; returns its wall time and peak RSS (KB).
 
     A child forked from this (large) Python process starts with this
     process's resident pages counted in its ru_maxrss, a floor of about
     30 MB. GNU time, where installed, forks the command from a small process
-    instead, so its figure is the command's own.
+    instead, so its figure is the command's own. Children run in cwd (the
+    work directory), so a source checkout in the caller's directory cannot
+    shadow the installed package.
     """
     report = None
     cmd = list(argv)
@@ -95,7 +97,7 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None) -> Measured:
     try:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=env)
+                                stderr=subprocess.PIPE, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.monotonic() - start
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
@@ -169,8 +171,8 @@ def measure(tool: Tool, src: str, work: str, runs: int) -> Result:
         for p in (packed, back):
             if os.path.exists(p):
                 os.unlink(p)
-        comps.append(run_measured(_fill(tool.compress, src, packed)))
-        decomps.append(run_measured(_fill(tool.decompress, packed, back)))
+        comps.append(run_measured(_fill(tool.compress, src, packed), cwd=work))
+        decomps.append(run_measured(_fill(tool.decompress, packed, back), cwd=work))
     raw = os.path.getsize(src)
     size = os.path.getsize(packed)
     with open(src, "rb") as a, open(back, "rb") as b:
@@ -199,7 +201,7 @@ def find_data(explicit: Optional[str]) -> str:
     if explicit:
         if not os.path.isfile(explicit):
             raise SystemExit(f"statesmix bench: data file {explicit} does not exist")
-        return explicit
+        return os.path.abspath(explicit)
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [
         os.path.join(os.getcwd(), "..", "shared", "data", DEFAULT_DATA_NAME),

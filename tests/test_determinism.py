@@ -4,6 +4,7 @@ and every combination decodes every other's output."""
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -33,8 +34,9 @@ def run(mode, path, env_extra, *extra):
     env = dict(os.environ)
     env.pop("STATESMIX_FORCE_SCALAR", None)
     env.update(env_extra)
+    # run outside the source tree, so the installed package is what imports
     out = subprocess.run([sys.executable, "-c", SCRIPT, mode, path, *extra], env=env,
-                         stdout=subprocess.PIPE, check=True)
+                         stdout=subprocess.PIPE, check=True, cwd=tempfile.gettempdir())
     return out.stdout
 
 
