@@ -135,7 +135,13 @@ def test_test_and_info_commands(tmp_path, runner):
     f = tmp_path / "x.smx"
     f.write_bytes(statesmix.compress(b"information " * 100, level=2))
     r = runner.invoke(main, ["test", str(f)])
-    assert r.exit_code == 0
+    assert r.exit_code == 0 and r.output == ""
+    r = runner.invoke(main, ["test", "-v", str(f)])
+    assert r.exit_code == 0 and "OK (1200 bytes)" in r.stderr
+    src = tmp_path / "v.txt"
+    src.write_bytes(b"verbose " * 100)
+    r = runner.invoke(main, ["compress", "-l", "1", "-v", str(src)])
+    assert r.exit_code == 0 and "800 ->" in r.stderr and "bits/byte" in r.stderr
     r = runner.invoke(main, ["info", str(f)])
     assert r.exit_code == 0
     assert "format version   1" in r.output and "level            2" in r.output
