@@ -84,14 +84,13 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
         REQUIRE(finite_in(p->alpha[k], 1e-6f, 1e6f), "n-gram alpha out of range");
     }
     REQUIRE(finite_in(p->unigram_weight, -16.0f, 16.0f), "unigram weight out of range");
-    REQUIRE(p->n_orders == 0 || (p->table_bits >= 4 && p->table_bits <= 24),
+    /* table_bits sizes both the n-gram tables and the match model's history */
+    REQUIRE((p->n_orders == 0 && p->match_min_len == 0) || (p->table_bits >= 4 && p->table_bits <= 24),
             "table_bits must be in [4, 24]");
     REQUIRE(p->n_orders == 0 || (p->pool_limit >= 16 && p->pool_limit <= (1u << 27)),
             "pool_limit must be in [16, 2^27]");
     REQUIRE(finite_in(p->mix_lr, 0.0f, 1.0f), "mix_lr must be in [0, 1]");
     REQUIRE(p->match_min_len <= 32, "match_min_len must be at most 32");
-    REQUIRE(p->match_min_len == 0 || (p->table_bits >= 4 && p->table_bits <= 24),
-            "table_bits must be in [4, 24]");
     REQUIRE(finite_in(p->match_weight, -16.0f, 16.0f), "match_weight out of range");
     return 0;
 #undef REQUIRE

@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import platform
-import shlex
 import shutil
 import statistics
 import subprocess
