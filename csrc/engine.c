@@ -4,14 +4,17 @@
  *   2. the mixed distribution becomes integer frequencies,
  *   3. the token is coded (or decoded),
  *   4. the mixer, the n-gram tables and, every chunk, the SSM learn from it. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "binmix.h"
 #include "kernels.h"
 #include "match.h"
 #include "mixer.h"
 #include "model.h"
 #include "ngram.h"
+#include "optim.h"
 #include "rangecoder.h"
 #include "smx_math.h"
 #include "statesmix.h"
@@ -28,9 +31,22 @@ struct smx_engine {
     smx_ngram ngram;
     smx_mixer mixer;
     smx_match match;
+    smx_binmix binmix;   /* used when p.bin_bits > 0 */
     uint32_t prev_tok;
     uint32_t chunk_pos;
     uint64_t chunks_done;
+    /* Training pipeline: the gradient of the chunk just predicted is
+     * computed while the next chunk is predicted (on the worker thread when
+     * there are two or more threads, else at once: same numbers either
+     * way) and applied at the next chunk boundary. */
+    int grad_pending;      /* a gradient waits to be applied */
+    uint32_t grad_n;       /* positions in the chunk it is computed from */
+    struct {
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        int started, busy, quit;
+    } worker;
     float *logits;   /* Vp: SSM logits */
     float *mixed;    /* Vp: mixed logits */
     float *ex;       /* V: exp(mixed - max) */
@@ -40,6 +56,8 @@ struct smx_engine {
     smx_stats stats;
     int failed;
 };
+
+static void worker_stop(smx_engine *e);
 
 static void set_err(char *err, size_t errlen, const char *msg) {
     if (err && errlen) {
@@ -92,6 +110,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->mix_lr, 0.0f, 1.0f), "mix_lr must be in [0, 1]");
     REQUIRE(p->match_min_len <= 32, "match_min_len must be at most 32");
     REQUIRE(finite_in(p->match_weight, -16.0f, 16.0f), "match_weight out of range");
+    REQUIRE(p->bin_bits == 0 || (p->bin_bits >= 8 && p->bin_bits <= 24), "bin_bits must be 0 or in [8, 24]");
+    REQUIRE(finite_in(p->bin_lr, 0.0f, 1.0f), "bin_lr must be in [0, 1]");
     return 0;
 #undef REQUIRE
 }
@@ -126,11 +146,15 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
     e->ex = calloc(Vp, sizeof(float));
     e->freq = calloc(Vp, sizeof(uint32_t));
     int ok = e->logits && e->mixed && e->ex && e->freq;
-    int model_ok = ok && smx_model_init(&e->model, p, e->k, e->threads) == 0;
+    /* The second thread computes gradients (the training pipeline); the
+     * model's own loops stay on one thread so the two never compete. */
+    int model_ok = ok && smx_model_init(&e->model, p, e->k, 1) == 0;
     int ngram_ok = model_ok && smx_ngram_init(&e->ngram, p) == 0;
     int mixer_ok = ngram_ok && smx_mixer_init(&e->mixer, p) == 0;
     int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
-    if (!match_ok) {
+    int bin_ok = match_ok && (p->bin_bits == 0 || smx_binmix_init(&e->binmix, p) == 0);
+    if (!bin_ok) {
+        if (match_ok) smx_match_free(&e->match);
         if (mixer_ok) smx_mixer_free(&e->mixer);
         if (ngram_ok) smx_ngram_free(&e->ngram);
         if (model_ok) smx_model_free(&e->model);
@@ -144,6 +168,8 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
 
 void smx_engine_free(smx_engine *e) {
     if (!e) return;
+    worker_stop(e);
+    if (e->p.bin_bits) smx_binmix_free(&e->binmix);
     smx_match_free(&e->match);
     smx_mixer_free(&e->mixer);
     smx_ngram_free(&e->ngram);
@@ -154,31 +180,87 @@ void smx_engine_free(smx_engine *e) {
 
 const char *smx_engine_isa(const smx_engine *e) { return e->k->name; }
 
-size_t smx_encode_bound(size_t n) { return 4 * n + 16; }
+/* A token costs at most 4 bytes as one symbol (2^-24 floor), and at most
+ * SMX_BIN_DEPTH_MAX bits of at most BIT_COST_MAX bits each in the binary stage. */
+#define BIT_P_FLOOR 1024u /* of BIT_TOTAL: a bit costs at most 14 bits */
+#define BIT_TOTAL (1u << 24)
+size_t smx_encode_bound(size_t n) { return 28 * n + 16; }
 
 void smx_engine_stats(const smx_engine *e, smx_stats *out) { *out = e->stats; }
 
-/* Steps 1 and 2: fills e->freq / e->total for the next token. */
-static void predict(smx_engine *e) {
-    smx_model *m = &e->model;
-    const uint32_t V = e->p.vocab;
-    if (e->chunk_pos == 0) smx_model_begin_chunk(m);
-    smx_model_forward(m, e->chunk_pos, e->prev_tok, e->logits);
-    float *probs = m->probs + (size_t)e->chunk_pos * m->Vp;
-    float entropy = smx_softmax(e->k, e->logits, probs, m->Vp, NULL);
-    for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;
+/* ---- training pipeline --------------------------------------------------- */
 
-    smx_ngram_lookup(&e->ngram);
-    const float *hidden = m->xf + (size_t)e->chunk_pos * m->DM;
-    smx_mixer_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
+static void *worker_main(void *arg) {
+    smx_engine *e = arg;
+    pthread_mutex_lock(&e->worker.mu);
+    for (;;) {
+        while (!e->worker.busy && !e->worker.quit) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
+        if (e->worker.quit) break;
+        pthread_mutex_unlock(&e->worker.mu);
+        smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, e->grad_n, 1);
+        pthread_mutex_lock(&e->worker.mu);
+        e->worker.busy = 0;
+        pthread_cond_broadcast(&e->worker.cv);
+    }
+    pthread_mutex_unlock(&e->worker.mu);
+    return NULL;
+}
 
-    float zmax = e->k->max(e->mixed, V);
-    float sum_ez;
-    e->k->exp_sum(e->mixed, zmax, e->ex, V, &e->ex_sum, &sum_ez);
-    e->k->to_freq(e->ex, FREQ_SCALE / e->ex_sum, e->freq, V);
-    uint32_t total = 0;
-    for (uint32_t v = 0; v < V; v++) total += e->freq[v];
-    e->total = total;
+static int worker_start(smx_engine *e) {
+    if (pthread_mutex_init(&e->worker.mu, NULL)) return -1;
+    if (pthread_cond_init(&e->worker.cv, NULL)) {
+        pthread_mutex_destroy(&e->worker.mu);
+        return -1;
+    }
+    if (pthread_create(&e->worker.thread, NULL, worker_main, e)) {
+        pthread_cond_destroy(&e->worker.cv);
+        pthread_mutex_destroy(&e->worker.mu);
+        return -1;
+    }
+    e->worker.started = 1;
+    return 0;
+}
+
+static void worker_wait(smx_engine *e) {
+    if (!e->worker.started) return;
+    pthread_mutex_lock(&e->worker.mu);
+    while (e->worker.busy) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
+    pthread_mutex_unlock(&e->worker.mu);
+}
+
+static void worker_stop(smx_engine *e) {
+    if (!e->worker.started) return;
+    pthread_mutex_lock(&e->worker.mu);
+    while (e->worker.busy) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
+    e->worker.quit = 1;
+    pthread_cond_broadcast(&e->worker.cv);
+    pthread_mutex_unlock(&e->worker.mu);
+    pthread_join(e->worker.thread, NULL);
+    pthread_cond_destroy(&e->worker.cv);
+    pthread_mutex_destroy(&e->worker.mu);
+    e->worker.started = 0;
+}
+
+/* Computes the gradient of m->prev: on the worker if there is one (or one
+ * can be started), else right here. */
+static void gradient_start(smx_engine *e, uint32_t n) {
+    e->grad_n = n;
+    e->grad_pending = 1;
+    if (e->threads > 1 && (e->worker.started || worker_start(e) == 0)) {
+        pthread_mutex_lock(&e->worker.mu);
+        e->worker.busy = 1;
+        pthread_cond_broadcast(&e->worker.cv);
+        pthread_mutex_unlock(&e->worker.mu);
+        return;
+    }
+    smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, n, 1);
+}
+
+static void gradient_apply(smx_engine *e) {
+    if (!e->grad_pending) return;
+    worker_wait(e);
+    smx_adam_step(&e->model, &e->p);
+    e->grad_pending = 0;
 }
 
 static uint32_t steps_for_chunk(const smx_params *p, uint64_t chunk) {
@@ -187,24 +269,128 @@ static uint32_t steps_for_chunk(const smx_params *p, uint64_t chunk) {
     return p->steps_rest;
 }
 
+/* A chunk of n positions has been predicted and coded. */
+static void end_chunk(smx_engine *e, uint32_t n) {
+    smx_model *m = &e->model;
+    gradient_apply(e);
+    uint32_t steps = steps_for_chunk(&e->p, e->chunks_done);
+    smx_model_next_chunk(m, n);
+    if (steps == 1)
+        gradient_start(e, n);
+    else if (steps > 1) /* warm-up: several steps, each seeing the last one's weights */
+        smx_model_train_chunk(m, &e->p, n, steps);
+    e->chunks_done++;
+    e->chunk_pos = 0;
+}
+
+/* Steps 1 and 2: fills e->freq / e->total for the next token. */
+static void predict(smx_engine *e) {
+    smx_model *m = &e->model;
+    const uint32_t V = e->p.vocab;
+    if (e->chunk_pos == 0) smx_model_begin_chunk(m);
+    smx_model_forward(m, e->chunk_pos, e->prev_tok, e->logits);
+    float *probs = m->cur->probs + (size_t)e->chunk_pos * m->Vp;
+    float entropy = smx_softmax(e->k, e->logits, probs, m->Vp, NULL);
+    for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;
+
+    smx_ngram_lookup(&e->ngram);
+    const float *hidden = m->cur->xf + (size_t)e->chunk_pos * m->DM;
+    smx_mixer_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
+
+    float zmax = e->k->max(e->mixed, V);
+    float sum_ez;
+    e->k->exp_sum(e->mixed, zmax, e->ex, V, &e->ex_sum, &sum_ez);
+    if (e->p.bin_bits) return;
+    e->k->to_freq(e->ex, FREQ_SCALE / e->ex_sum, e->freq, V);
+    uint32_t total = 0;
+    for (uint32_t v = 0; v < V; v++) total += e->freq[v];
+    e->total = total;
+}
+
 /* Step 4. */
 static void learn(smx_engine *e, uint32_t tok) {
     smx_model *m = &e->model;
     e->stats.tokens++;
-    e->stats.model_bits -= (double)smx_log(e->ex[tok] / e->ex_sum) * 1.4426950408889634;
-    e->stats.coded_bits -= (double)smx_log((float)e->freq[tok] / (float)e->total) * 1.4426950408889634;
+    if (!e->p.bin_bits) {
+        e->stats.model_bits -= (double)smx_log(e->ex[tok] / e->ex_sum) * 1.4426950408889634;
+        e->stats.coded_bits -= (double)smx_log((float)e->freq[tok] / (float)e->total) * 1.4426950408889634;
+    }
 
-    m->target[e->chunk_pos] = tok;
+    m->cur->target[e->chunk_pos] = tok;
     smx_mixer_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
     smx_match_update(&e->match, tok);
     e->prev_tok = tok;
-    if (++e->chunk_pos == e->p.chunk) {
-        uint32_t steps = steps_for_chunk(&e->p, e->chunks_done);
-        smx_model_train_chunk(m, &e->p, e->p.chunk, steps);
-        e->chunks_done++;
-        e->chunk_pos = 0;
+    if (++e->chunk_pos == e->p.chunk) end_chunk(e, e->p.chunk);
+}
+
+static float sum_range(const float *v, uint32_t lo, uint32_t hi) {
+    float s = 0.0f;
+    for (uint32_t i = lo; i < hi; i++) s = s + v[i];
+    return s;
+}
+
+/* Probability bucket of the mixture's favourite token, a context of the binary stage. */
+static uint32_t top_bucket(float q) {
+    static const float edges[7] = {0.1f, 0.2f, 0.3f, 0.45f, 0.6f, 0.75f, 0.9f};
+    uint32_t b = 0;
+    while (b < 7 && q >= edges[b]) b++;
+    return b;
+}
+
+/* Codes (enc != NULL) or decodes (dec != NULL) one token as its path of
+ * bits through the id tree, the binary stage predicting each bit. */
+static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_rc_decoder *dec) {
+    smx_binmix *b = &e->binmix;
+    const uint32_t V = e->p.vocab, D = b->depth;
+    const float *q = e->ex;
+    const float *ps = e->model.cur->probs + (size_t)e->chunk_pos * e->model.Vp;
+    uint32_t top = 0;
+    for (uint32_t v = 1; v < V; v++)
+        if (q[v] > q[top]) top = v;
+    uint32_t hist[8], n_hist = 0;
+    for (; n_hist < 8 && n_hist < e->ngram.n_seen; n_hist++)
+        hist[n_hist] = e->ngram.history[(e->ngram.n_seen - 1 - n_hist) % SMX_NGRAM_HISTORY];
+    smx_binmix_context ctx = {
+        .history = hist,
+        .n_hist = n_hist,
+        .match_tok = smx_match_predicted(&e->match),
+        .match_len = e->match.len,
+        .top_tok = top,
+        .top_bucket = top_bucket(q[top] / e->ex_sum),
+        .evidence_set = e->mixer.set,
+    };
+    smx_binmix_begin(b, &ctx);
+    uint32_t lo = 0, node = 1;
+    for (uint32_t d = 0; d < D; d++) {
+        uint32_t half = 1u << (D - 1 - d), mid = lo + half;
+        if (mid >= V) { /* the right subtree holds no token: the bit is 0 */
+            node = 2 * node;
+            continue;
+        }
+        uint32_t hi = mid + half < V ? mid + half : V;
+        float st_tok = smx_log(sum_range(q, mid, hi)) - smx_log(sum_range(q, lo, mid));
+        float st_ssm = smx_log(sum_range(ps, mid, hi) + 1e-30f) - smx_log(sum_range(ps, lo, mid) + 1e-30f);
+        float p1 = smx_binmix_predict(b, node, d, st_tok, st_ssm);
+        uint32_t f1 = (uint32_t)(p1 * (float)BIT_TOTAL);
+        if (f1 < BIT_P_FLOOR) f1 = BIT_P_FLOOR;
+        if (f1 > BIT_TOTAL - BIT_P_FLOOR) f1 = BIT_TOTAL - BIT_P_FLOOR;
+        uint32_t f0 = BIT_TOTAL - f1, bit;
+        if (enc) {
+            bit = (tok >> (D - 1 - d)) & 1u;
+            smx_rc_encode(enc, bit ? f0 : 0, bit ? f1 : f0, BIT_TOTAL);
+        } else {
+            bit = smx_rc_decode_target(dec, BIT_TOTAL) >= f0;
+            smx_rc_decode_consume(dec, bit ? f0 : 0, bit ? f1 : f0);
+        }
+        float pb = bit ? p1 : 1.0f - p1;
+        e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
+        e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
+        smx_binmix_update(b, bit);
+        node = 2 * node + bit;
+        if (bit) lo = mid;
     }
+    return lo;
 }
 
 int64_t smx_encode(smx_engine *e, const uint32_t *tokens, size_t n, uint8_t *out, size_t out_cap) {
@@ -216,9 +402,13 @@ int64_t smx_encode(smx_engine *e, const uint32_t *tokens, size_t n, uint8_t *out
     for (size_t i = 0; i < n; i++) {
         uint32_t tok = tokens[i];
         predict(e);
-        uint32_t cum = 0;
-        for (uint32_t v = 0; v < tok; v++) cum += e->freq[v];
-        smx_rc_encode(&rc, cum, e->freq[tok], e->total);
+        if (e->p.bin_bits) {
+            code_bits(e, tok, &rc, NULL);
+        } else {
+            uint32_t cum = 0;
+            for (uint32_t v = 0; v < tok; v++) cum += e->freq[v];
+            smx_rc_encode(&rc, cum, e->freq[tok], e->total);
+        }
         learn(e, tok);
     }
     int64_t written = smx_rc_encoder_finish(&rc);
@@ -233,10 +423,15 @@ int64_t smx_decode(smx_engine *e, const uint8_t *in, size_t in_len, uint32_t *to
     const uint32_t V = e->p.vocab;
     for (size_t i = 0; i < n; i++) {
         predict(e);
-        uint32_t target = smx_rc_decode_target(&rc, e->total);
-        uint32_t cum = 0, tok = 0;
-        while (tok + 1 < V && cum + e->freq[tok] <= target) cum += e->freq[tok++];
-        smx_rc_decode_consume(&rc, cum, e->freq[tok]);
+        uint32_t tok = 0;
+        if (e->p.bin_bits) {
+            tok = code_bits(e, 0, NULL, &rc);
+        } else {
+            uint32_t target = smx_rc_decode_target(&rc, e->total);
+            uint32_t cum = 0;
+            while (tok + 1 < V && cum + e->freq[tok] <= target) cum += e->freq[tok++];
+            smx_rc_decode_consume(&rc, cum, e->freq[tok]);
+        }
         tokens[i] = tok;
         learn(e, tok);
     }

@@ -90,10 +90,11 @@ static void layernorm_backward(const float *x, float mean, float rstd, const flo
 
 /* SSM-branch input (the first DI entries of xz) `lag` positions before pos:
  * inside the chunk it is cached, before the chunk it is in conv_start. */
-static const float *conv_input(const smx_model *m, uint32_t l, uint32_t pos, uint32_t lag) {
-    if (lag <= pos) return m->c[l].xz + (size_t)(pos - lag) * 2 * m->DI;
+static const float *conv_input(const smx_model *m, const smx_chunk *ch, uint32_t l, uint32_t pos,
+                               uint32_t lag) {
+    if (lag <= pos) return ch->c[l].xz + (size_t)(pos - lag) * 2 * m->DI;
     uint32_t idx = (m->DC - 1) - (lag - pos);
-    return m->conv_start + ((size_t)l * (m->DC - 1) + idx) * m->DI;
+    return ch->conv_start + ((size_t)l * (m->DC - 1) + idx) * m->DI;
 }
 
 /* ---- softmax ----------------------------------------------------------- */
@@ -124,21 +125,21 @@ static void head_forward(smx_model *m, const float *xf, float *logits) {
     for (size_t v = m->V; v < m->Vp; v++) logits[v] = PAD_LOGIT;
 }
 
-/* dlogits in m->probs (n rows); writes dW_head and the gradient on xf into dxf. */
-static void head_backward(smx_model *m, uint32_t n, float *dxf) {
+/* dlogits in ch->probs (n rows); writes dW_head and the gradient on xf into dxf. */
+static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *dxf, int threads) {
     const float *W = m->theta + m->head;
     float *dW = m->grad + m->head;
     const uint32_t DM = m->DM;
     const size_t Vp = m->Vp, nb = m->n_blocks;
     long nbl = (long)nb;
-#pragma omp parallel for num_threads(m->threads) schedule(static) \
-    if (m->threads > 1 && nbl >= PARALLEL_MIN_BLOCKS)
+#pragma omp parallel for num_threads(threads) schedule(static) \
+    if (threads > 1 && nbl >= PARALLEL_MIN_BLOCKS)
     for (long b = 0; b < nbl; b++) {
         size_t v0 = (size_t)b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
-        m->k->outer_acc(dW, Vp, m->xf, DM, m->probs, Vp, n, v0, v0 + len);
+        m->k->outer_acc(dW, Vp, ch->xf, DM, ch->probs, Vp, n, v0, v0 + len);
         for (uint32_t t = 0; t < n; t++) {
-            const float *dl = m->probs + (size_t)t * Vp + v0;
+            const float *dl = ch->probs + (size_t)t * Vp + v0;
             for (uint32_t d = 0; d < DM; d++)
                 m->head_part[((size_t)t * DM + d) * nb + (size_t)b] =
                     m->k->dot(W + (size_t)d * Vp + v0, dl, len);
@@ -156,12 +157,12 @@ static void head_backward(smx_model *m, uint32_t n, float *dxf) {
 
 /* ---- forward ----------------------------------------------------------- */
 
-static void layer_forward(smx_model *m, uint32_t l, uint32_t pos, float *x) {
+static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos, float *x) {
     const smx_kernels *k = m->k;
     const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
     const float *th = m->theta;
     const smx_layer_offsets *o = &m->L[l];
-    smx_layer_cache *c = &m->c[l];
+    smx_layer_cache *c = &ch->c[l];
 
     float *x_in = c->x_in + (size_t)pos * DM;
     memcpy(x_in, x, DM * sizeof(float));
@@ -177,7 +178,7 @@ static void layer_forward(smx_model *m, uint32_t l, uint32_t pos, float *x) {
     const float *cw = th + o->conv_w, *cb = th + o->conv_b;
     for (uint32_t i = 0; i < DI; i++) xc[i] = cb[i];
     for (uint32_t kk = 0; kk < DC; kk++) {
-        const float *src = conv_input(m, l, pos, DC - 1 - kk);
+        const float *src = conv_input(m, ch, l, pos, DC - 1 - kk);
         const float *w = cw + (size_t)kk * DI;
         for (uint32_t i = 0; i < DI; i++) xc[i] = xc[i] + w[i] * src[i];
     }
@@ -235,39 +236,43 @@ static void layer_forward(smx_model *m, uint32_t l, uint32_t pos, float *x) {
     for (uint32_t d = 0; d < DM; d++) x[d] = x_in[d] + proj[d];
 }
 
-void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits) {
+static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok, float *logits) {
     const uint32_t DM = m->DM;
     float *x = m->scratch;
-    m->in_tok[pos] = tok;
+    ch->in_tok[pos] = tok;
     memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
-    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, l, pos, x);
-    memcpy(m->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
-    float *xf = m->xf + (size_t)pos * DM;
-    layernorm_forward(x, m->theta + m->lnf_w, m->theta + m->lnf_b, xf, &m->fmean[pos],
-                      &m->frstd[pos], DM);
+    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x);
+    memcpy(ch->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
+    float *xf = ch->xf + (size_t)pos * DM;
+    layernorm_forward(x, m->theta + m->lnf_w, m->theta + m->lnf_b, xf, &ch->fmean[pos],
+                      &ch->frstd[pos], DM);
     head_forward(m, xf, logits);
 }
 
+void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits) {
+    forward_into(m, m->cur, pos, tok, logits);
+}
+
 void smx_model_begin_chunk(smx_model *m) {
-    memcpy(m->h_start, m->h_live, (size_t)m->NL * m->DI * m->DS * sizeof(float));
+    memcpy(m->cur->h_start, m->h_live, (size_t)m->NL * m->DI * m->DS * sizeof(float));
 }
 
 /* ---- backward ---------------------------------------------------------- */
 
 /* On entry m->dres[t] holds the gradient on the layer's output at t; on
  * exit it holds the gradient on the layer's input. */
-static void layer_backward(smx_model *m, uint32_t l, uint32_t n) {
+static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32_t n) {
     const smx_kernels *k = m->k;
     const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
     const size_t ns = (size_t)DI * DS;
     const float *th = m->theta;
     float *gr = m->grad;
     const smx_layer_offsets *o = &m->L[l];
-    const smx_layer_cache *c = &m->c[l];
+    const smx_layer_cache *c = &ch->c[l];
     const float *a_neg = m->a_neg + (size_t)l * ns;
 
     /* scratch layout */
-    float *dh = m->scratch;            /* ns: gradient on h carried backwards in time */
+    float *dh = m->bscratch;           /* ns: gradient on h carried backwards in time */
     float *dxo = dh + ns;              /* DM */
     float *dy = dxo + DM;              /* DI */
     float *da = dy + DI;               /* DI */
@@ -290,7 +295,7 @@ static void layer_backward(smx_model *m, uint32_t l, uint32_t n) {
         const float s = bcs[2 * DS];
         const float *dt = c->dt + (size_t)tt * DI, *dt_pre = c->dt_pre + (size_t)tt * DI;
         const float *decay = c->decay + (size_t)tt * ns, *h = c->h + (size_t)tt * ns;
-        const float *h_prev = tt > 0 ? c->h + (size_t)(tt - 1) * ns : m->h_start + (size_t)l * ns;
+        const float *h_prev = tt > 0 ? c->h + (size_t)(tt - 1) * ns : ch->h_start + (size_t)l * ns;
         float *dres = m->dres + (size_t)tt * DM;
 
         memcpy(dxo, dres, DM * sizeof(float));
@@ -351,7 +356,7 @@ static void layer_backward(smx_model *m, uint32_t l, uint32_t n) {
         const float *cw = th + o->conv_w;
         for (uint32_t kk = 0; kk < DC; kk++) {
             uint32_t lag = DC - 1 - kk;
-            const float *src = conv_input(m, l, tt, lag);
+            const float *src = conv_input(m, ch, l, tt, lag);
             float *gw = gr + o->conv_w + (size_t)kk * DI;
             const float *w = cw + (size_t)kk * DI;
             for (uint32_t i = 0; i < DI; i++) gw[i] = gw[i] + dxc[i] * src[i];
@@ -370,66 +375,76 @@ static void layer_backward(smx_model *m, uint32_t l, uint32_t n) {
 }
 
 /* Turns the SSM probabilities of n positions into d(mean smoothed CE)/dlogits. */
-static void probs_to_dlogits(smx_model *m, uint32_t n, float smoothing) {
+static void probs_to_dlogits(const smx_model *m, smx_chunk *ch, uint32_t n, float smoothing) {
     const float inv_n = 1.0f / (float)n;
     const float off = smoothing / (float)m->V;
     const float on = 1.0f - smoothing;
     for (uint32_t t = 0; t < n; t++) {
-        float *p = m->probs + (size_t)t * m->Vp;
+        float *p = ch->probs + (size_t)t * m->Vp;
         for (uint32_t v = 0; v < m->V; v++) p[v] = (p[v] - off) * inv_n;
-        p[m->target[t]] -= on * inv_n;
+        p[ch->target[t]] -= on * inv_n;
         for (size_t v = m->V; v < m->Vp; v++) p[v] = 0.0f;
     }
 }
 
-void smx_model_backward(smx_model *m, uint32_t n) {
+void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n, int threads) {
     const uint32_t DM = m->DM;
     float *dxf = m->dxz; /* borrowed: n x DM fits in n x 2DI */
-    head_backward(m, n, dxf);
+    head_backward(m, ch, n, dxf, threads);
     memset(m->dres, 0, (size_t)n * DM * sizeof(float));
     for (uint32_t t = 0; t < n; t++)
-        layernorm_backward(m->xf_in + (size_t)t * DM, m->fmean[t], m->frstd[t],
+        layernorm_backward(ch->xf_in + (size_t)t * DM, ch->fmean[t], ch->frstd[t],
                            m->theta + m->lnf_w, dxf + (size_t)t * DM, m->grad + m->lnf_w,
                            m->grad + m->lnf_b, m->dres + (size_t)t * DM, DM);
-    for (uint32_t l = m->NL; l-- > 0;) layer_backward(m, l, n);
+    for (uint32_t l = m->NL; l-- > 0;) layer_backward(m, ch, l, n);
     for (uint32_t t = 0; t < n; t++) {
-        float *de = m->grad + m->emb + (size_t)m->in_tok[t] * DM;
+        float *de = m->grad + m->emb + (size_t)ch->in_tok[t] * DM;
         const float *d = m->dres + (size_t)t * DM;
         for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + d[i];
     }
 }
 
-void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps) {
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n, int threads) {
+    probs_to_dlogits(m, ch, n, p->label_smoothing);
+    memset(m->grad, 0, m->n_params * sizeof(float));
+    smx_model_backward(m, ch, n, threads);
+}
+
+void smx_model_next_chunk(smx_model *m, uint32_t n) {
     const uint32_t DI = m->DI, DC = m->DC;
-    const size_t ns = (size_t)m->NL * DI * m->DS;
-    /* State after the prediction pass: where the next chunk starts. */
-    memcpy(m->h_saved, m->h_live, ns * sizeof(float));
+    smx_chunk *cur = m->cur, *next = m->prev;
+    /* The next chunk's conv history: the last DC-1 SSM-branch inputs, some
+     * possibly from before this chunk when it is shorter than DC-1. */
     for (uint32_t l = 0; l < m->NL; l++)
         for (uint32_t j = 0; j + 1 < DC; j++) {
-            /* position n - (DC-1) + j relative to the chunk start */
-            int64_t rel = (int64_t)n - (int64_t)(DC - 1) + (int64_t)j;
-            const float *src = rel >= 0 ? m->c[l].xz + (size_t)rel * 2 * DI
-                                        : m->conv_start + ((size_t)l * (DC - 1) + (size_t)((int64_t)(DC - 1) + rel)) * DI;
-            memcpy(m->conv_saved + ((size_t)l * (DC - 1) + j) * DI, src, DI * sizeof(float));
+            int64_t rel = (int64_t)n - (int64_t)(DC - 1) + (int64_t)j; /* relative to the chunk start */
+            const float *src = rel >= 0 ? cur->c[l].xz + (size_t)rel * 2 * DI
+                                        : cur->conv_start + ((size_t)l * (DC - 1) + (size_t)((int64_t)(DC - 1) + rel)) * DI;
+            memcpy(next->conv_start + ((size_t)l * (DC - 1) + j) * DI, src, DI * sizeof(float));
         }
+    m->prev = cur;
+    m->cur = next;
+}
 
+void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps) {
+    const size_t ns = (size_t)m->NL * m->DI * m->DS;
+    smx_chunk *ch = m->prev;
+    /* State after the prediction pass: where the next chunk starts. */
+    memcpy(m->h_saved, m->h_live, ns * sizeof(float));
     float *logits = m->scratch + SCRATCH_FIXED(m);
     for (uint32_t step = 0; step < steps; step++) {
         if (step > 0) {
             /* Later steps see the updated weights: recompute the chunk. */
-            memcpy(m->h_live, m->h_start, ns * sizeof(float));
+            memcpy(m->h_live, ch->h_start, ns * sizeof(float));
             for (uint32_t t = 0; t < n; t++) {
-                smx_model_forward(m, t, m->in_tok[t], logits);
-                smx_softmax(m->k, logits, m->probs + (size_t)t * m->Vp, m->Vp, NULL);
+                forward_into(m, ch, t, ch->in_tok[t], logits);
+                smx_softmax(m->k, logits, ch->probs + (size_t)t * m->Vp, m->Vp, NULL);
             }
         }
-        probs_to_dlogits(m, n, p->label_smoothing);
-        memset(m->grad, 0, m->n_params * sizeof(float));
-        smx_model_backward(m, n);
+        smx_model_chunk_gradient(m, ch, p, n, m->threads);
         smx_adam_step(m, p);
     }
     memcpy(m->h_live, m->h_saved, ns * sizeof(float));
-    memcpy(m->conv_start, m->conv_saved, (size_t)m->NL * (DC - 1) * DI * sizeof(float));
 }
 
 /* ---- construction ------------------------------------------------------ */
@@ -510,40 +525,45 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int 
     m->adam_v = alloc_floats(off, &ok);
     m->a_neg = alloc_floats(NL * DI * DS, &ok);
     m->h_live = alloc_floats(NL * DI * DS, &ok);
-    m->h_start = alloc_floats(NL * DI * DS, &ok);
     m->h_saved = alloc_floats(NL * DI * DS, &ok);
-    m->conv_start = alloc_floats(NL * (DC - 1) * DI, &ok);
-    m->conv_saved = alloc_floats(NL * (DC - 1) * DI, &ok);
-    for (size_t l = 0; l < NL; l++) {
-        smx_layer_cache *c = &m->c[l];
-        c->x_in = alloc_floats(T * DM, &ok);
-        c->mean = alloc_floats(T, &ok);
-        c->rstd = alloc_floats(T, &ok);
-        c->u = alloc_floats(T * DM, &ok);
-        c->xz = alloc_floats(T * 2 * DI, &ok);
-        c->xc = alloc_floats(T * DI, &ok);
-        c->a = alloc_floats(T * DI, &ok);
-        c->bcs = alloc_floats(T * NB, &ok);
-        c->dt_pre = alloc_floats(T * DI, &ok);
-        c->dt = alloc_floats(T * DI, &ok);
-        c->decay = alloc_floats(T * DI * DS, &ok);
-        c->h = alloc_floats(T * DI * DS, &ok);
-        c->y = alloc_floats(T * DI, &ok);
-        c->gate = alloc_floats(T * DI, &ok);
-        c->g = alloc_floats(T * DI, &ok);
+    for (int i = 0; i < 2; i++) {
+        smx_chunk *ch = &m->chunks[i];
+        ch->h_start = alloc_floats(NL * DI * DS, &ok);
+        ch->conv_start = alloc_floats(NL * (DC - 1) * DI, &ok);
+        for (size_t l = 0; l < NL; l++) {
+            smx_layer_cache *c = &ch->c[l];
+            c->x_in = alloc_floats(T * DM, &ok);
+            c->mean = alloc_floats(T, &ok);
+            c->rstd = alloc_floats(T, &ok);
+            c->u = alloc_floats(T * DM, &ok);
+            c->xz = alloc_floats(T * 2 * DI, &ok);
+            c->xc = alloc_floats(T * DI, &ok);
+            c->a = alloc_floats(T * DI, &ok);
+            c->bcs = alloc_floats(T * NB, &ok);
+            c->dt_pre = alloc_floats(T * DI, &ok);
+            c->dt = alloc_floats(T * DI, &ok);
+            c->decay = alloc_floats(T * DI * DS, &ok);
+            c->h = alloc_floats(T * DI * DS, &ok);
+            c->y = alloc_floats(T * DI, &ok);
+            c->gate = alloc_floats(T * DI, &ok);
+            c->g = alloc_floats(T * DI, &ok);
+        }
+        ch->xf_in = alloc_floats(T * DM, &ok);
+        ch->fmean = alloc_floats(T, &ok);
+        ch->frstd = alloc_floats(T, &ok);
+        ch->xf = alloc_floats(T * DM, &ok);
+        ch->probs = alloc_floats(T * Vp, &ok);
+        ch->in_tok = calloc(T, sizeof(uint32_t));
+        ch->target = calloc(T, sizeof(uint32_t));
+        if (!ch->in_tok || !ch->target) ok = 0;
     }
-    m->xf_in = alloc_floats(T * DM, &ok);
-    m->fmean = alloc_floats(T, &ok);
-    m->frstd = alloc_floats(T, &ok);
-    m->xf = alloc_floats(T * DM, &ok);
-    m->probs = alloc_floats(T * Vp, &ok);
+    m->cur = &m->chunks[0];
+    m->prev = &m->chunks[1];
     m->dres = alloc_floats(T * DM, &ok);
     m->dxz = alloc_floats(T * (2 * DI > DM ? 2 * DI : DM), &ok);
     m->scratch = alloc_floats(SCRATCH_FIXED(m) + Vp, &ok);
+    m->bscratch = alloc_floats(SCRATCH_FIXED(m), &ok);
     m->head_part = alloc_floats(T * DM * m->n_blocks, &ok);
-    m->in_tok = calloc(T, sizeof(uint32_t));
-    m->target = calloc(T, sizeof(uint32_t));
-    if (!m->in_tok || !m->target) ok = 0;
     if (!ok) {
         smx_model_free(m);
         return -1;
@@ -580,16 +600,19 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int 
 
 void smx_model_free(smx_model *m) {
     free(m->theta); free(m->grad); free(m->adam_m); free(m->adam_v);
-    free(m->a_neg); free(m->h_live); free(m->h_start); free(m->h_saved);
-    free(m->conv_start); free(m->conv_saved);
-    for (size_t l = 0; l < SMX_MAX_LAYERS; l++) {
-        smx_layer_cache *c = &m->c[l];
-        free(c->x_in); free(c->mean); free(c->rstd); free(c->u); free(c->xz);
-        free(c->xc); free(c->a); free(c->bcs); free(c->dt_pre); free(c->dt);
-        free(c->decay); free(c->h); free(c->y); free(c->gate); free(c->g);
+    free(m->a_neg); free(m->h_live); free(m->h_saved);
+    for (int i = 0; i < 2; i++) {
+        smx_chunk *ch = &m->chunks[i];
+        free(ch->h_start); free(ch->conv_start);
+        for (size_t l = 0; l < SMX_MAX_LAYERS; l++) {
+            smx_layer_cache *c = &ch->c[l];
+            free(c->x_in); free(c->mean); free(c->rstd); free(c->u); free(c->xz);
+            free(c->xc); free(c->a); free(c->bcs); free(c->dt_pre); free(c->dt);
+            free(c->decay); free(c->h); free(c->y); free(c->gate); free(c->g);
+        }
+        free(ch->xf_in); free(ch->fmean); free(ch->frstd); free(ch->xf); free(ch->probs);
+        free(ch->in_tok); free(ch->target);
     }
-    free(m->xf_in); free(m->fmean); free(m->frstd); free(m->xf); free(m->probs);
-    free(m->dres); free(m->dxz); free(m->scratch); free(m->head_part);
-    free(m->in_tok); free(m->target);
+    free(m->dres); free(m->dxz); free(m->scratch); free(m->bscratch); free(m->head_part);
     memset(m, 0, sizeof *m);
 }

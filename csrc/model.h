@@ -40,6 +40,19 @@ typedef struct smx_layer_cache {
     float *g;                /* T x DI  y * SiLU(z) */
 } smx_layer_cache;
 
+/* Everything one training chunk needs from its prediction pass. There are
+ * two: while the backward pass reads one chunk (on a worker thread), the
+ * forward pass fills the other. */
+typedef struct smx_chunk {
+    smx_layer_cache c[SMX_MAX_LAYERS];
+    float *xf_in, *fmean, *frstd, *xf; /* final layernorm, T x DM / T */
+    float *probs;          /* T x Vp  model probabilities, turned into dlogits in place */
+    uint32_t *in_tok;      /* T input tokens */
+    uint32_t *target;      /* T tokens that followed */
+    float *h_start;        /* NL x DS x DI: state at the chunk start, where backpropagation stops */
+    float *conv_start;     /* NL x (DC-1) x DI: SSM-branch inputs before the chunk, oldest first */
+} smx_chunk;
+
 typedef struct smx_model {
     uint32_t V, Vp, DM, DI, DS, DC, NL, T, NBCS;
     const smx_kernels *k;
@@ -53,23 +66,19 @@ typedef struct smx_model {
     smx_layer_offsets L[SMX_MAX_LAYERS];
     float *a_neg;          /* NL x DS x DI: -exp(A_log), refreshed after each update */
 
-    /* Recurrent state. h_live advances token by token; the *_start copies
-     * hold the state at the start of the chunk, where backpropagation stops. */
+    /* Recurrent state; h_live advances token by token. */
     float *h_live;         /* NL x DS x DI */
-    float *h_start;        /* NL x DI x DS */
-    float *conv_start;     /* NL x (DC-1) x DI: SSM-branch inputs before the chunk, oldest first */
-    float *h_saved, *conv_saved; /* end-of-chunk state kept across retraining passes */
+    float *h_saved;        /* end-of-chunk state kept across retraining passes */
 
-    smx_layer_cache c[SMX_MAX_LAYERS];
-    float *xf_in, *fmean, *frstd, *xf; /* final layernorm, T x DM / T */
-    float *probs;          /* T x Vp  model probabilities, turned into dlogits in place */
-    uint32_t *in_tok;      /* T input tokens */
-    uint32_t *target;      /* T tokens that followed */
+    smx_chunk chunks[2];
+    smx_chunk *cur;        /* the chunk being predicted */
+    smx_chunk *prev;       /* the chunk before it */
+    float *scratch;        /* forward: large enough for any per-position temporary */
 
-    /* backward scratch */
+    /* backward only (it may run on another thread than the forward pass) */
     float *dres;           /* T x DM gradient on the residual stream */
     float *dxz;            /* T x 2DI */
-    float *scratch;        /* large enough for any per-position temporary */
+    float *bscratch;       /* per-position temporaries */
     float *head_part;      /* partial sums of the head backward, per vocabulary block */
     size_t n_blocks;
 
@@ -87,14 +96,24 @@ void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits);
 /* Marks a chunk start: the live state becomes the point where gradients stop. */
 void smx_model_begin_chunk(smx_model *m);
 
-/* Trains on the first n positions of the chunk (their probs and targets
- * must be filled in) with the given number of Adam steps, then rolls the
- * conv history forward. */
+/* Trains on the first n positions of the current chunk (their probs and
+ * targets must be filled in) with the given number of Adam steps, each
+ * re-running the forward pass after the first. */
 void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
 
-/* Backpropagates d(loss)/d(logits), held in m->probs for positions 0..n-1,
- * into m->grad (which the caller zeroes). */
-void smx_model_backward(smx_model *m, uint32_t n);
+/* Ends the current chunk of n positions: the next chunk's conv history is
+ * taken from it, and it becomes m->prev while the next fills m->cur. */
+void smx_model_next_chunk(smx_model *m, uint32_t n);
+
+/* Backpropagates the smoothed cross-entropy of chunk ch's n positions into
+ * m->grad (zeroed first), turning ch->probs into dlogits. Reads the
+ * parameters and ch only, so it may run while the forward pass fills the
+ * other chunk. threads > 1 lets the head use an OpenMP team. */
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n, int threads);
+
+/* Backpropagates d(loss)/d(logits), held in ch->probs for positions
+ * 0..n-1, into m->grad (which the caller zeroes). */
+void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n, int threads);
 
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
  * the entropy in nats. Padding entries must already hold a very negative z. */

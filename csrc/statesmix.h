@@ -45,6 +45,9 @@ typedef struct smx_params {
     /* long-range match model */
     uint32_t match_min_len;  /* tokens of context a match needs (0: off) */
     float match_weight;      /* initial logit bonus of a predicted token */
+    /* binary context mixing stage (binmix.h) */
+    uint32_t bin_bits;       /* log2 of slots per bit-model table (0: stage off) */
+    float bin_lr;            /* learning rate of its mixing weights */
 } smx_params;
 
 typedef struct smx_stats {

@@ -23,6 +23,7 @@ SOURCES = [
     "optim.c",
     "ngram.c",
     "mixer.c",
+    "binmix.c",
     "match.c",
     "rangecoder.c",
     "kernels_scalar.c",

@@ -93,12 +93,23 @@ def _check_threads(threads: int) -> int:
 def compress(data, level: int = DEFAULT_LEVEL, *, threads: int = 0,
              progress: Optional[ProgressFn] = None) -> bytes:
     """Compresses data (any bytes-like object) and returns the .smx bytes."""
+    return _compress(data, level, threads, progress)
+
+
+def _compress(data, level: int, threads: int, progress: Optional[ProgressFn] = None,
+              vocab_size: Optional[int] = None,
+              adjust: Optional[Callable[[Params], Params]] = None) -> bytes:
+    """compress(), with the level's vocabulary size and parameters
+    overridable: the ablation study (statesmix.ablation) uses this. The
+    parameters are recorded in the header, so the result decodes as usual."""
     lv = get_level(level)
     threads = _check_threads(threads)
     data = _as_bytes(data)
-    tokenizer = Tokenizer.train(data, lv.vocab_size(len(data)))
+    tokenizer = Tokenizer.train(data, vocab_size or lv.vocab_size(len(data)))
     ids = tokenizer.encode(data)
     params = lv.params.replace(vocab=tokenizer.vocab.size).size_for(len(ids))
+    if adjust is not None:
+        params = adjust(params)
     writer = _FrameWriter(level, params, tokenizer, threads)
     out: List[bytes] = [writer.header]
     written = len(writer.header)

@@ -333,6 +333,12 @@ def chart(results: List[Result], path: str) -> bool:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--ablation" in argv:  # a separate study with its own options (statesmix/ablation.py)
+        from .ablation import main as ablation_main
+
+        argv.remove("--ablation")
+        return ablation_main(argv)
     ap = argparse.ArgumentParser(prog="statesmix bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help=f"input file (default: ../shared/data/{DEFAULT_DATA_NAME})")
@@ -346,6 +352,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--extra", nargs=2, action="append", default=[], metavar=("NAME=COMPRESS", "DECOMPRESS"),
                     help="another compressor, e.g. --extra 'lz4=lz4 -9 {in} {out}' 'lz4 -d {in} {out}'")
     ap.add_argument("--out", default="bench/results", help="directory for results.json and chart.png")
+    ap.add_argument("--ablation", action="store_true",
+                    help="instead, measure what each model component adds (see --ablation --help)")
     args = ap.parse_args(argv)
 
     data = find_data(args.data)

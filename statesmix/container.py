@@ -1,4 +1,4 @@
-"""The .smx container format, version 1.
+"""The .smx container format, version 2.
 
     header  magic "\\x93SMX", version u8, level u8,
             params_len u16, params (see params.py),
@@ -27,7 +27,7 @@ from .params import MAX_LEVEL, MIN_LEVEL, Params
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FRAME_TAG = 0x46  # "F"
 END_TAG = 0x45  # "E"
 

@@ -50,6 +50,8 @@ _FIELDS: List[Tuple[str, str]] = [
     ("mix_lr", "f"),
     ("match_min_len", "u"),
     ("match_weight", "f"),
+    ("bin_bits", "u"),
+    ("bin_lr", "f"),
 ]
 
 PUBLISHED_ORDERS = (1, 2, 3, 4, 5, 6, 7, 15, 31)
@@ -90,6 +92,8 @@ class Params:
     mix_lr: float = 0.002
     match_min_len: int = 0
     match_weight: float = 1.0
+    bin_bits: int = 0
+    bin_lr: float = 0.002
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -139,16 +143,23 @@ class Params:
         return cls(**values)
 
     def size_for(self, n_tokens: int) -> "Params":
-        """Sizes the n-gram tables for n_tokens tokens, within this level's caps.
+        """Sizes the tables for n_tokens tokens, within this level's caps.
 
-        A context slot per token at the high orders keeps the tables below
-        about 60% full; each order's pool holds at most one entry per token,
-        and lists that double as they grow need about twice that.
+        A context slot per token at the high orders keeps the n-gram tables
+        below about 60% full; each order's pool holds at most one entry per
+        token, and lists that double as they grow need about twice that. The
+        binary stage's bit models see one context per tree node on a token's
+        path, half of them new in the long run.
         """
         want_bits = max(10, math.ceil(math.log2(max(1, n_tokens) / 0.6 + 1)))
         bits = min(self.table_bits, want_bits)
         pool = min(self.pool_limit, max(4096, 3 * n_tokens + 4096))
-        return self.replace(table_bits=bits, pool_limit=pool)
+        changes: Dict[str, Any] = {"table_bits": bits, "pool_limit": pool}
+        if self.bin_bits:
+            depth = max(1, math.ceil(math.log2(max(2, self.vocab))))
+            want_bin = max(12, math.ceil(math.log2(max(1, n_tokens) * depth / 2 + 1)))
+            changes["bin_bits"] = min(self.bin_bits, want_bin)
+        return self.replace(**changes)
 
 
 @dataclass(frozen=True)
@@ -165,32 +176,44 @@ class Level:
         return self.vocab_for_size[-1][1]
 
 
-_SMALL_TO_LARGE = ((16_384, 512), (131_072, 1024), (524_288, 2048), (1 << 62, 4096))
+# With the binary mixing stage, small vocabularies compress best: on the
+# first 1 MB of enwik8 at level 1, 256 ids (bytes) 1.869 bpb, 384 1.873,
+# 512 1.882, 1024 1.893, 4096 1.942 (bench/README.md). Fewer ids also make
+# each token cheaper; 384 is the fastest per byte.
+_BYTES = ((1 << 62, 256),)
+_SMALL = ((65_536, 256), (1 << 62, 384))
+
+# Token-level n-gram orders: with the binary stage modelling the short
+# contexts, five orders up to 32 tokens lose 0.2% against the published nine
+# and need 45% less memory.
+_FIVE_ORDERS = dict(n_orders=5, orders=[2, 4, 8, 16, 32], lambda_=[0.1, 0.06, 0.03, 0.5, 1.0],
+                    alpha=[0.05, 0.02, 0.008, 0.001, 0.001])
 
 # Measured on the first 1 MB of enwik8 (bench/README.md): Adam lr 0.004 beats
 # the published 0.002 and 0.008; a match model with 5 tokens of context helps.
 # Table caps bound memory for streams, whose length is unknown; one-shot
 # input sizes its tables to the input, within the cap.
-_BASE = Params(table_bits=21, pool_limit=1 << 23, lr=0.004, match_min_len=5)
+_BASE = Params(table_bits=20, pool_limit=1 << 22, lr=0.004, match_min_len=5, bin_bits=21, bin_lr=0.006,
+               **_FIVE_ORDERS)
 
 # The main speed lever is Adam steps per chunk of 32 tokens after the
 # warm-up (one step reuses the activations computed for prediction; each
 # further step re-runs the forward pass), then the number of layers.
 LEVELS: Dict[int, Level] = {
-    1: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=2, steps_second=1, steps_rest=1,
-                                            table_bits=20, pool_limit=1 << 22)),
-    2: Level(_SMALL_TO_LARGE, _BASE.replace(n_layers=1, steps_first=4, steps_second=2, steps_rest=1,
-                                            table_bits=20, pool_limit=1 << 22)),
-    3: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=2, steps_second=1, steps_rest=1,
-                                            table_bits=20, pool_limit=1 << 22)),
-    4: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1)),
-    5: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
-    6: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=1)),
-    7: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=2)),
-    8: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=300, steps_rest=2,
-                                            table_bits=22, pool_limit=1 << 24)),
-    9: Level(_SMALL_TO_LARGE, _BASE.replace(steps_first=8, steps_second=4, chunks_second=1000, steps_rest=2,
-                                            table_bits=22, pool_limit=1 << 24)),
+    1: Level(_SMALL, _BASE.replace(n_layers=1, steps_first=2, steps_second=1, steps_rest=1, bin_bits=20)),
+    2: Level(_SMALL, _BASE.replace(n_layers=1, steps_first=4, steps_second=2, steps_rest=1, bin_bits=20)),
+    3: Level(_SMALL, _BASE.replace(n_layers=1, steps_first=4, steps_second=2, steps_rest=1)),
+    4: Level(_SMALL, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1)),
+    5: Level(_SMALL, _BASE.replace(steps_first=8, steps_second=4, steps_rest=1)),
+    6: Level(_SMALL, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=1)),
+    7: Level(_SMALL, _BASE.replace(steps_first=8, steps_second=4, chunks_second=100, steps_rest=1,
+                                   bin_bits=22, table_bits=21, pool_limit=1 << 23)),
+    8: Level(_BYTES, _BASE.replace(steps_first=8, steps_second=4, chunks_second=300, steps_rest=1,
+                                   bin_bits=22, table_bits=22, pool_limit=1 << 24)),
+    9: Level(_BYTES, _BASE.replace(steps_first=8, steps_second=4, chunks_second=1000, steps_rest=2,
+                                   bin_bits=22, table_bits=22, pool_limit=1 << 24, n_orders=9,
+                                   orders=list(PUBLISHED_ORDERS), lambda_=list(PUBLISHED_LAMBDA),
+                                   alpha=list(PUBLISHED_ALPHA))),
 }
 
 DEFAULT_LEVEL = 6

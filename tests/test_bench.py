@@ -48,3 +48,23 @@ def test_sizes_include_large_prefixes_only_for_large_data(tmp_path):
     assert benchmark.choose_sizes("1000,all", str(small)) == [1000, 2_000_000]
     with pytest.raises(SystemExit, match="fewer than"):
         benchmark.choose_sizes("3000000", str(small))
+
+
+def test_ablation_rows_are_real_files(tmp_path, capsys, text):
+    data = tmp_path / "small"
+    data.write_bytes(text[:30_000])
+    code = benchmark.main(["--ablation", "--data", str(data), "--size", "20000", "-l", "1"])
+    assert code == 0
+    table = capsys.readouterr().out
+    from statesmix.ablation import VARIANTS
+
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "configuration" not in line]
+    assert len(rows) == len(VARIANTS)
+    sizes = {}
+    for v, line in zip(VARIANTS, rows):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == v.name and cells[-1] == "exact"
+        sizes[v.name] = int(cells[1].replace(",", ""))
+    # the components are really switched: the full level beats the SSM alone
+    assert sizes["+ binary context mixing stage (= the level)"] < sizes["SSM alone"]
+    assert len(set(sizes.values())) > 3

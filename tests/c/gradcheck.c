@@ -11,13 +11,13 @@
 /* loss over chunk from chunk-start state, smoothing eps */
 static double chunk_loss(smx_model *m, uint32_t n, float eps, float *logits) {
   size_t ns = (size_t)m->NL*m->DI*m->DS;
-  memcpy(m->h_live, m->h_start, ns*4);
+  memcpy(m->h_live, m->cur->h_start, ns*4);
   double L = 0;
   for (uint32_t t=0;t<n;t++){
-    smx_model_forward(m, t, m->in_tok[t], logits);
-    float *p = m->probs + (size_t)t*m->Vp;
+    smx_model_forward(m, t, m->cur->in_tok[t], logits);
+    float *p = m->cur->probs + (size_t)t*m->Vp;
     smx_softmax(m->k, logits, p, m->Vp, NULL);
-    for (uint32_t v=0; v<m->V; v++){ double tv = eps/m->V + (v==m->target[t] ? 1-eps : 0); L -= tv*log((double)p[v]); }
+    for (uint32_t v=0; v<m->V; v++){ double tv = eps/m->V + (v==m->cur->target[t] ? 1-eps : 0); L -= tv*log((double)p[v]); }
   }
   return L/n;
 }
@@ -30,15 +30,15 @@ int main(void){
   for (size_t i=0;i<m.n_params;i++) m.theta[i] += 0.3f*((rand()/(float)RAND_MAX)-0.5f);
   smx_refresh_derived(&m);
   for (size_t i=0;i<(size_t)m.NL*m.DI*m.DS;i++) m.h_live[i] = 0.2f*((rand()/(float)RAND_MAX)-0.5f);
-  for (size_t i=0;i<(size_t)m.NL*(m.DC-1)*m.DI;i++) m.conv_start[i] = ((rand()/(float)RAND_MAX)-0.5f);
+  for (size_t i=0;i<(size_t)m.NL*(m.DC-1)*m.DI;i++) m.cur->conv_start[i] = ((rand()/(float)RAND_MAX)-0.5f);
   smx_model_begin_chunk(&m);
   uint32_t n=12; float logits[64]; int bad = 0;
-  for (uint32_t t=0;t<n;t++){ m.in_tok[t]=rand()%40; m.target[t]=rand()%40; }
+  for (uint32_t t=0;t<n;t++){ m.cur->in_tok[t]=rand()%40; m.cur->target[t]=rand()%40; }
   chunk_loss(&m,n,0.1f,logits);
   /* dlogits */
-  for (uint32_t t=0;t<n;t++){ float *pp=m.probs+(size_t)t*m.Vp; for(uint32_t v=0;v<m.V;v++) pp[v]=(pp[v]-0.1f/m.V)/n; pp[m.target[t]] -= 0.9f/n; }
+  for (uint32_t t=0;t<n;t++){ float *pp=m.cur->probs+(size_t)t*m.Vp; for(uint32_t v=0;v<m.V;v++) pp[v]=(pp[v]-0.1f/m.V)/n; pp[m.cur->target[t]] -= 0.9f/n; }
   memset(m.grad,0,m.n_params*4);
-  smx_model_backward(&m,n);
+  smx_model_backward(&m,m.cur,n,1);
   const char *names[]={"emb","ln_w","ln_b","w_in","conv_w","conv_b","w_x","dt_w","dt_b","a_log","d_skip","w_out","lnf_w","lnf_b","head"};
   size_t offs[15]={m.emb,m.L[0].ln_w,m.L[0].ln_b,m.L[0].w_in,m.L[0].conv_w,m.L[0].conv_b,m.L[0].w_x,m.L[0].dt_w,m.L[0].dt_b,m.L[0].a_log,m.L[0].d_skip,m.L[0].w_out,m.lnf_w,m.lnf_b,m.head};
   size_t lens[15]={m.V*m.DM, m.DM,m.DM,m.DM*2*m.DI,m.DC*m.DI,m.DI,m.DI*m.NBCS,m.DI,m.DI,m.DS*m.DI,m.DI,m.DI*m.DM,m.DM,m.DM,m.DM*m.Vp};
@@ -46,7 +46,7 @@ int main(void){
     double maxrel=0; 
     for (int r=0;r<6;r++){
       size_t i = offs[g] + (size_t)(rand()% (int)lens[g]);
-      if (g==0) i = offs[0] + m.in_tok[r]*m.DM + rand()%m.DM;
+      if (g==0) i = offs[0] + m.cur->in_tok[r]*m.DM + rand()%m.DM;
       float save=m.theta[i]; float h=1e-2f;
       m.theta[i]=save+h; smx_refresh_derived(&m); double lp=chunk_loss(&m,n,0.1f,logits);
       m.theta[i]=save-h; smx_refresh_derived(&m); double lm=chunk_loss(&m,n,0.1f,logits);

@@ -1,0 +1,98 @@
+"""Where the bits are: what each component of the model adds.
+
+``statesmix bench --ablation`` (or ``python bench/bench.py --ablation``)
+compresses the same input with components switched on one at a time, from
+the SSM alone to the full level, and decodes every result to check it. Each
+row is a real .smx file produced through the normal code path; only the
+parameters recorded in its header differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from .api import _compress, decompress
+from .params import DEFAULT_LEVEL, Params
+
+
+@dataclass
+class Variant:
+    name: str
+    adjust: Callable[[Params], Params]
+    vocab_size: Optional[int] = None  # None: the level's choice
+
+
+def _bare(p: Params) -> Params:
+    """The SSM's distribution, coded directly: every other component off."""
+    return p.replace(n_orders=0, orders=[], lambda_=[], alpha=[], unigram_weight=0.0, mix_lr=0.0,
+                     match_min_len=0, bin_bits=0)
+
+
+def _ngrams_fixed(p: Params) -> Params:
+    """SSM + n-gram biases mixed with fixed weights (the published method's mixing)."""
+    return p.replace(mix_lr=0.0, match_min_len=0, bin_bits=0)
+
+
+VARIANTS: List[Variant] = [
+    Variant("SSM alone", _bare),
+    Variant("n-grams alone (SSM frozen at its initial weights, fixed mixing)",
+            lambda p: _ngrams_fixed(p).replace(lr=0.0)),
+    Variant("SSM + n-grams, fixed mixing weights", _ngrams_fixed),
+    Variant("+ mixing weights learned online", lambda p: p.replace(match_min_len=0, bin_bits=0)),
+    Variant("+ match model", lambda p: p.replace(bin_bits=0)),
+    Variant("+ binary context mixing stage (= the level)", lambda p: p),
+    Variant("the level with the SSM frozen at its initial weights", lambda p: p.replace(lr=0.0)),
+    Variant("the level with a 4096-token vocabulary", lambda p: p, vocab_size=4096),
+]
+
+
+@dataclass
+class Row:
+    name: str
+    bytes: int
+    seconds: float
+    roundtrip: bool
+
+
+def run(data: bytes, level: int, threads: int = 0) -> List[Row]:
+    rows: List[Row] = []
+    for v in VARIANTS:
+        print(f"[ablation] {v.name}...", file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        blob = _compress(data, level, threads, vocab_size=v.vocab_size, adjust=v.adjust)
+        seconds = time.perf_counter() - t0
+        rows.append(Row(v.name, len(blob), seconds, decompress(blob, threads=threads) == data))
+    return rows
+
+
+def table(rows: List[Row], n_bytes: int) -> str:
+    lines = ["| configuration | bytes | bpb | vs previous row | compress s | round trip |",
+             "|---|---:|---:|---:|---:|---|"]
+    prev = None
+    for r in rows:
+        delta = "" if prev is None else f"{(r.bytes / prev - 1) * 100:+.2f}%"
+        lines.append(f"| {r.name} | {r.bytes:,} | {r.bytes * 8 / n_bytes:.4f} | {delta} | "
+                     f"{r.seconds:.1f} | {'exact' if r.roundtrip else 'FAILED'} |")
+        prev = r.bytes
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .benchmark import find_data
+
+    ap = argparse.ArgumentParser(prog="statesmix bench --ablation", description=__doc__)
+    ap.add_argument("--data", help="input file (default: the enwik8 prefix in ../shared/data)")
+    ap.add_argument("--size", type=int, default=1_000_000, help="bytes of the input to use (default 1000000)")
+    ap.add_argument("-l", "--level", type=int, default=DEFAULT_LEVEL, help="level whose parameters are ablated")
+    ap.add_argument("-T", "--threads", type=int, default=0, help="threads (0 = all cores)")
+    args = ap.parse_args(argv)
+    with open(find_data(args.data), "rb") as f:
+        data = f.read(args.size)
+    rows = run(data, args.level, args.threads)
+    print(f"Ablation on the first {len(data):,} bytes, level {args.level}:\n")
+    print(table(rows, len(data)))
+    return 0 if all(r.roundtrip for r in rows) else 1
