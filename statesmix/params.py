@@ -162,6 +162,24 @@ class Params:
         return self.replace(**changes)
 
 
+    def table_bytes(self) -> int:
+        """The most memory the native engine can hold with these parameters:
+        every table at full size (they are allocated once and never grow)."""
+        slots = 1 << self.table_bits
+        total = self.n_orders * (slots * 16 + self.pool_limit * 4)  # n-gram slots and lists
+        if self.match_min_len:
+            total += 2 * slots * 4  # match model: history ring and hash table
+        if self.bin_bits:
+            depth = max(1, math.ceil(math.log2(max(2, self.vocab))))
+            total += 10 * (1 << self.bin_bits) * 4 + ((1 << 16) + (2 << depth)) * 33 * 4
+        dm, di, ds, dc, vp = self.d_model, self.d_inner, self.d_state, self.d_conv, (self.vocab + 7) & ~7
+        layer = 2 * dm + 2 * di * dm + di * dc + di + (2 * ds + 1) * di + 2 * di + di * ds + di + dm * di
+        n_params = self.vocab * dm + self.n_layers * layer + 2 * dm + dm * vp
+        caches = 2 * self.chunk * self.n_layers * (4 * dm + 12 * di + 2 * di * ds + 2 * ds + 3)
+        total += 4 * (4 * n_params + caches + 2 * self.chunk * vp)
+        return total
+
+
 @dataclass(frozen=True)
 class Level:
     """What a compression level chooses: tokenizer size and model parameters."""
