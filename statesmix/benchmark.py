@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -51,6 +52,7 @@ class Tool:
     decompress: List[str]
     slow: bool = False
     level: Optional[int] = None
+    threads: Optional[int] = None
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Result:
     tokens_per_s: Optional[float] = None
     decode_tokens_per_s: Optional[float] = None
     level: Optional[int] = None
+    threads: Optional[int] = None
+    sha256: str = ""
     extra: Dict[str, float] = field(default_factory=dict)
 
 
@@ -144,14 +148,15 @@ def baseline_tools() -> List[Tool]:
     return tools
 
 
-def statesmix_tool(level: int, threads: int) -> Tool:
+def statesmix_tool(level: int, threads: int, labelled: bool = False) -> Tool:
     base = [sys.executable, "-m", "statesmix.cli"]
     return Tool(
-        f"statesmix -{level}",
+        f"statesmix -{level}" + (f" -T{threads}" if labelled else ""),
         base + ["compress", "-q", "-f", "-l", str(level), "-T", str(threads), "-o", "{out}", "{in}"],
         base + ["decompress", "-q", "-f", "-T", str(threads), "-o", "{out}", "{in}"],
         slow=True,
         level=level,
+        threads=threads,
     )
 
 
@@ -184,8 +189,10 @@ def measure(tool: Tool, src: str, work: str, runs: int) -> Result:
         decompress_kb_per_s=raw / 1000.0 / d_wall,
         compress_peak_mb=max(m.peak_kb for m in comps) / 1024.0,
         decompress_peak_mb=max(m.peak_kb for m in decomps) / 1024.0,
-        roundtrip=ok, runs=runs, level=tool.level,
+        roundtrip=ok, runs=runs, level=tool.level, threads=tool.threads,
     )
+    with open(packed, "rb") as f:
+        r.sha256 = hashlib.sha256(f.read()).hexdigest()
     if tool.level is not None:
         from .info import scan
 
@@ -352,6 +359,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--extra", nargs=2, action="append", default=[], metavar=("NAME=COMPRESS", "DECOMPRESS"),
                     help="another compressor, e.g. --extra 'lz4=lz4 -9 {in} {out}' 'lz4 -d {in} {out}'")
     ap.add_argument("--out", default="bench/results", help="directory for results.json and chart.png")
+    ap.add_argument("--also-threads", type=int, metavar="N",
+                    help="also run every statesmix level with -T N, and report the speed-up of "
+                         "-T THREADS over -T N and whether the outputs are identical")
     ap.add_argument("--ablation", action="store_true",
                     help="instead, measure what each model component adds (see --ablation --help)")
     args = ap.parse_args(argv)
@@ -362,6 +372,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     tools = [] if args.no_baselines else baseline_tools()
     tools += [parse_extra(spec, dec) for spec, dec in args.extra]
     tools += [statesmix_tool(level, args.threads) for level in levels]
+    if args.also_threads is not None:
+        tools += [statesmix_tool(level, args.also_threads, labelled=True) for level in levels]
 
     results: List[Result] = []
     print(TABLE_HEAD, flush=True)
@@ -379,6 +391,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 results.append(r)
                 print(table_row(r, xz_bytes), flush=True)
 
+    scaling = thread_scaling(results, args.threads, args.also_threads)
+    if scaling:
+        print("\n" + scaling, flush=True)
     os.makedirs(args.out, exist_ok=True)
     report = {"data": os.path.abspath(data), "machine": machine(),
               "note": "statesmix and --extra tools: one run each; other tools: median of --runs runs",
@@ -390,7 +405,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     png_path = os.path.join(args.out, "chart.png")
     if chart(results, png_path):
         print(f"wrote {png_path}", file=sys.stderr)
-    return 0 if all(r.roundtrip for r in results) else 1
+    identical = "| NO |" not in scaling
+    return 0 if identical and all(r.roundtrip for r in results) else 1
+
+
+def thread_scaling(results: List[Result], threads: int, other: Optional[int]) -> str:
+    """Speed-up of each statesmix run over its -T other twin, and whether the bytes match."""
+    if other is None:
+        return ""
+    lines = [f"| input | level | compress s, -T {threads} | compress s, -T {other} | speed-up "
+             "| identical output |", "|---|---|---|---|---|---|"]
+    for r in results:
+        if r.level is None or r.threads != threads:
+            continue
+        twin = next((t for t in results if t.level == r.level and t.threads == other
+                     and t.input_bytes == r.input_bytes and t is not r), None)
+        if twin is None:
+            continue
+        lines.append(f"| {r.input_bytes:,} | {r.level} | {r.compress_s:.2f} | {twin.compress_s:.2f} | "
+                     f"{twin.compress_s / r.compress_s:.2f}x | {'yes' if twin.sha256 == r.sha256 else 'NO'} |")
+    return "\n".join(lines)
 
 
 def run_cli(args: List[str]) -> int:

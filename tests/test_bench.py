@@ -34,6 +34,18 @@ def test_harness_tiny_input(tmp_path, capsys, text):
     assert all(r["bytes"] == r["input_bytes"] for r in copy)  # cat really measured, not faked
 
 
+def test_thread_scaling_compares_identical_outputs(tmp_path, capsys, text):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:8_000])
+    code = benchmark.main(["--data", str(data), "--sizes", "all", "--levels", "1", "--no-baselines",
+                           "-T", "2", "--also-threads", "1", "--out", str(tmp_path / "r")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| 8,000 | statesmix -1 -T1 |" in out
+    row = [line for line in out.splitlines() if line.startswith("| 8,000 | 1 |")]
+    assert len(row) == 1 and row[0].rstrip().endswith("| yes |")
+
+
 def test_missing_data_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(benchmark, "DEFAULT_DATA_NAME", "no_such_file_here")
