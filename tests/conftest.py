@@ -19,9 +19,20 @@ def _sample_text() -> bytes:
             return f.read(60_000)
     import random
 
+    # Zipf-distributed words over a few thousand types with wiki-like markup,
+    # varied enough for a 1024-token BPE to learn its merges.
     rng = random.Random(7)
-    words = ["the", "of", "and", "[[link]]", "&quot;", "state", "space", "model", "\n", "<page>", "1998"]
-    return " ".join(rng.choice(words) for _ in range(12_000)).encode()
+    letters = "etaoinshrdlcumwfgypbvkjxqz"
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    weights = [1.0 / (i + 1) for i in range(len(words))]
+    out, size = [], 0
+    while size < 60_000:
+        line = " ".join(rng.choices(words, weights, k=12)).capitalize()
+        if rng.random() < 0.3:
+            line += " [[%s|%s]] &quot;%d&quot;" % (rng.choice(words), rng.choice(words), rng.randint(1, 2026))
+        out.append(line + ".\n")
+        size += len(out[-1])
+    return "".join(out).encode()[:60_000]
 
 
 @pytest.fixture(scope="session")

@@ -120,8 +120,11 @@ def test_interrupt_leaves_no_partial_file(tmp_path, text):
     src = work / "big"
     src.write_bytes(text * 8)
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    # A child inherits an ignored SIGINT (as when the suite itself runs in a
+    # background job), and Python then never raises KeyboardInterrupt: give
+    # it the default disposition, as an interactive shell would.
     proc = subprocess.Popen(CLI + ["compress", "-l", "9", str(src)], env=env, stderr=subprocess.PIPE,
-                            cwd=tmp_path)
+                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
