@@ -1,7 +1,9 @@
 /* The predict -> code -> update loop. Encoder and decoder run exactly the
  * same steps for every token:
  *   1. the model predicts (SSM logits, n-gram lookups, mixing),
- *   2. the mixed distribution becomes integer frequencies,
+ *   2. the mixed distribution becomes integer frequencies, or, with the
+ *      binary stage (binmix.h), the token is coded bit by bit, each bit's
+ *      probability refined from the mixture,
  *   3. the token is coded (or decoded),
  *   4. the mixer, the n-gram tables and, every chunk, the SSM learn from it. */
 #include <pthread.h>
@@ -283,7 +285,8 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     e->chunk_pos = 0;
 }
 
-/* Steps 1 and 2: fills e->freq / e->total for the next token. */
+/* Step 1, and step 2 without the binary stage: leaves the mixture in
+ * e->ex / e->ex_sum and, without the binary stage, frequencies in e->freq. */
 static void predict(smx_engine *e) {
     smx_model *m = &e->model;
     const uint32_t V = e->p.vocab;
