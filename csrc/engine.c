@@ -148,9 +148,9 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
     e->ex = calloc(Vp, sizeof(float));
     e->freq = calloc(Vp, sizeof(uint32_t));
     int ok = e->logits && e->mixed && e->ex && e->freq;
-    /* The second thread computes gradients (the training pipeline); the
-     * model's own loops stay on one thread so the two never compete. */
-    int model_ok = ok && smx_model_init(&e->model, p, e->k, 1) == 0;
+    /* A second thread computes gradients (the training pipeline); the
+     * model's own loops run on the thread that calls them. */
+    int model_ok = ok && smx_model_init(&e->model, p, e->k) == 0;
     int ngram_ok = model_ok && smx_ngram_init(&e->ngram, p) == 0;
     int mixer_ok = ngram_ok && smx_mixer_init(&e->mixer, p) == 0;
     int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
@@ -182,8 +182,9 @@ void smx_engine_free(smx_engine *e) {
 
 const char *smx_engine_isa(const smx_engine *e) { return e->k->name; }
 
-/* A token costs at most 4 bytes as one symbol (2^-24 floor), and at most
- * SMX_BIN_DEPTH_MAX bits of at most BIT_COST_MAX bits each in the binary stage. */
+/* A token costs at most 4 bytes as one symbol (2^-24 floor), and in the
+ * binary stage at most SMX_BIN_DEPTH_MAX bits of at most 14 bits each
+ * (BIT_P_FLOOR): 28 bytes. */
 #define BIT_P_FLOOR 1024u /* of BIT_TOTAL: a bit costs at most 14 bits */
 #define BIT_TOTAL (1u << 24)
 size_t smx_encode_bound(size_t n) { return 28 * n + 16; }
@@ -199,7 +200,7 @@ static void *worker_main(void *arg) {
         while (!e->worker.busy && !e->worker.quit) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
         if (e->worker.quit) break;
         pthread_mutex_unlock(&e->worker.mu);
-        smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, e->grad_n, 1);
+        smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, e->grad_n);
         pthread_mutex_lock(&e->worker.mu);
         e->worker.busy = 0;
         pthread_cond_broadcast(&e->worker.cv);
@@ -255,7 +256,7 @@ static void gradient_start(smx_engine *e, uint32_t n) {
         pthread_mutex_unlock(&e->worker.mu);
         return;
     }
-    smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, n, 1);
+    smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, n);
 }
 
 static void gradient_apply(smx_engine *e) {

@@ -21,13 +21,9 @@
 
 #define LN_EPS 1e-5f
 #define PAD_LOGIT (-1.0e30f)
-/* Vocabulary block for the head: the unit of parallel work, fixed so that
- * sums combined across blocks never depend on the thread count. */
+/* Vocabulary block of the head's backward pass: its partial sums are
+ * combined in block order (part of the file format's arithmetic). */
 #define HEAD_BLOCK 512
-/* Below this many blocks a parallel region costs more than it saves, and
- * when cores are oversubscribed every per-token barrier can stall on a
- * descheduled thread: run such heads on one thread. */
-#define PARALLEL_MIN_BLOCKS 8
 /* Scratch floats used by one position's forward or backward; logits go after. */
 #define SCRATCH_FIXED(m) ((size_t)(m)->DI * (m)->DS + 3 * (size_t)(m)->DM + 7 * (size_t)(m)->DI + (m)->NBCS + 64)
 
@@ -114,11 +110,8 @@ float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, 
 
 static void head_forward(smx_model *m, const float *xf, float *logits) {
     const float *W = m->theta + m->head;
-    long nb = (long)m->n_blocks;
-#pragma omp parallel for num_threads(m->threads) schedule(static) \
-    if (m->threads > 1 && nb >= PARALLEL_MIN_BLOCKS)
-    for (long b = 0; b < nb; b++) {
-        size_t v0 = (size_t)b * HEAD_BLOCK;
+    for (size_t b = 0; b < m->n_blocks; b++) {
+        size_t v0 = b * HEAD_BLOCK;
         size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
         m->k->head_forward(W, m->Vp, xf, m->DM, logits, v0, v1);
     }
@@ -126,26 +119,23 @@ static void head_forward(smx_model *m, const float *xf, float *logits) {
 }
 
 /* dlogits in ch->probs (n rows); writes dW_head and the gradient on xf into dxf. */
-static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *dxf, int threads) {
+static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *dxf) {
     const float *W = m->theta + m->head;
     float *dW = m->grad + m->head;
     const uint32_t DM = m->DM;
     const size_t Vp = m->Vp, nb = m->n_blocks;
-    long nbl = (long)nb;
-#pragma omp parallel for num_threads(threads) schedule(static) \
-    if (threads > 1 && nbl >= PARALLEL_MIN_BLOCKS)
-    for (long b = 0; b < nbl; b++) {
-        size_t v0 = (size_t)b * HEAD_BLOCK;
+    for (size_t b = 0; b < nb; b++) {
+        size_t v0 = b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
         m->k->outer_acc(dW, Vp, ch->xf, DM, ch->probs, Vp, n, v0, v0 + len);
         for (uint32_t t = 0; t < n; t++) {
             const float *dl = ch->probs + (size_t)t * Vp + v0;
             for (uint32_t d = 0; d < DM; d++)
-                m->head_part[((size_t)t * DM + d) * nb + (size_t)b] =
+                m->head_part[((size_t)t * DM + d) * nb + b] =
                     m->k->dot(W + (size_t)d * Vp + v0, dl, len);
         }
     }
-    /* Block partials are combined in block order, whatever thread made them. */
+    /* Block partials are combined in block order. */
     for (uint32_t t = 0; t < n; t++)
         for (uint32_t d = 0; d < DM; d++) {
             const float *part = m->head_part + ((size_t)t * DM + d) * nb;
@@ -387,10 +377,10 @@ static void probs_to_dlogits(const smx_model *m, smx_chunk *ch, uint32_t n, floa
     }
 }
 
-void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n, int threads) {
+void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
     const uint32_t DM = m->DM;
     float *dxf = m->dxz; /* borrowed: n x DM fits in n x 2DI */
-    head_backward(m, ch, n, dxf, threads);
+    head_backward(m, ch, n, dxf);
     memset(m->dres, 0, (size_t)n * DM * sizeof(float));
     for (uint32_t t = 0; t < n; t++)
         layernorm_backward(ch->xf_in + (size_t)t * DM, ch->fmean[t], ch->frstd[t],
@@ -404,10 +394,10 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n, int threads) {
     }
 }
 
-void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n, int threads) {
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n) {
     probs_to_dlogits(m, ch, n, p->label_smoothing);
     memset(m->grad, 0, m->n_params * sizeof(float));
-    smx_model_backward(m, ch, n, threads);
+    smx_model_backward(m, ch, n);
 }
 
 void smx_model_next_chunk(smx_model *m, uint32_t n) {
@@ -441,7 +431,7 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
                 smx_softmax(m->k, logits, ch->probs + (size_t)t * m->Vp, m->Vp, NULL);
             }
         }
-        smx_model_chunk_gradient(m, ch, p, n, m->threads);
+        smx_model_chunk_gradient(m, ch, p, n);
         smx_adam_step(m, p);
     }
     memcpy(m->h_live, m->h_saved, ns * sizeof(float));
@@ -480,10 +470,9 @@ static float *alloc_floats(size_t n, int *ok) {
     return p;
 }
 
-int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int threads) {
+int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     memset(m, 0, sizeof *m);
     m->k = k;
-    m->threads = threads;
     m->V = p->vocab;
     m->Vp = (p->vocab + 7u) & ~7u;
     m->DM = p->d_model;

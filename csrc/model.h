@@ -56,7 +56,6 @@ typedef struct smx_chunk {
 typedef struct smx_model {
     uint32_t V, Vp, DM, DI, DS, DC, NL, T, NBCS;
     const smx_kernels *k;
-    int threads;
 
     size_t n_params;
     float *theta, *grad, *adam_m, *adam_v;
@@ -86,7 +85,7 @@ typedef struct smx_model {
     float b1_pow, b2_pow;
 } smx_model;
 
-int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k, int threads);
+int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);
 void smx_model_free(smx_model *m);
 
 /* Runs one token (input tok) at chunk position pos; leaves the SSM logits in
@@ -96,9 +95,9 @@ void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits);
 /* Marks a chunk start: the live state becomes the point where gradients stop. */
 void smx_model_begin_chunk(smx_model *m);
 
-/* Trains on the first n positions of the current chunk (their probs and
- * targets must be filled in) with the given number of Adam steps, each
- * re-running the forward pass after the first. */
+/* Trains on the first n positions of m->prev, the chunk just ended by
+ * smx_model_next_chunk, with the given number of Adam steps, each re-running
+ * its forward pass after the first; the live state is left as it was. */
 void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
 
 /* Ends the current chunk of n positions: the next chunk's conv history is
@@ -108,12 +107,12 @@ void smx_model_next_chunk(smx_model *m, uint32_t n);
 /* Backpropagates the smoothed cross-entropy of chunk ch's n positions into
  * m->grad (zeroed first), turning ch->probs into dlogits. Reads the
  * parameters and ch only, so it may run while the forward pass fills the
- * other chunk. threads > 1 lets the head use an OpenMP team. */
-void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n, int threads);
+ * other chunk. */
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n);
 
 /* Backpropagates d(loss)/d(logits), held in ch->probs for positions
  * 0..n-1, into m->grad (which the caller zeroes). */
-void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n, int threads);
+void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n);
 
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
  * the entropy in nats. Padding entries must already hold a very negative z. */

@@ -2,8 +2,8 @@
 
 #include "smx_math.h"
 
-/* Parameters are updated in fixed blocks; elementwise work, so any thread
- * may take any block without changing a bit. */
+/* Parameters are updated in fixed blocks (elementwise work: the blocking
+ * only keeps each kernel call's working set small). */
 #define ADAM_BLOCK 16384
 
 void smx_refresh_derived(smx_model *m) {
@@ -27,10 +27,7 @@ void smx_adam_step(smx_model *m, const smx_params *p) {
     m->b2_pow = m->b2_pow * p->beta2;
     float lr_t = p->lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
 
-    long n_blocks = (long)((m->n_params + ADAM_BLOCK - 1) / ADAM_BLOCK);
-#pragma omp parallel for num_threads(m->threads) schedule(static) if (m->threads > 1)
-    for (long b = 0; b < n_blocks; b++) {
-        size_t i0 = (size_t)b * ADAM_BLOCK;
+    for (size_t i0 = 0; i0 < m->n_params; i0 += ADAM_BLOCK) {
         size_t len = m->n_params - i0 < ADAM_BLOCK ? m->n_params - i0 : ADAM_BLOCK;
         k->adam(m->theta + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t,
                 p->beta1, p->beta2, p->eps, gscale);

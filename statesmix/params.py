@@ -142,6 +142,11 @@ class Params:
                 raise StatesmixError(f"parameter {name} is not a finite number")
         return cls(**values)
 
+    @property
+    def tree_depth(self) -> int:
+        """Bits the binary stage codes per token: ceil(log2 vocab), as in binmix.c."""
+        return max(1, math.ceil(math.log2(max(2, self.vocab))))
+
     def size_for(self, n_tokens: int) -> "Params":
         """Sizes the tables for n_tokens tokens, within this level's caps.
 
@@ -156,8 +161,7 @@ class Params:
         pool = min(self.pool_limit, max(4096, 3 * n_tokens + 4096))
         changes: Dict[str, Any] = {"table_bits": bits, "pool_limit": pool}
         if self.bin_bits:
-            depth = max(1, math.ceil(math.log2(max(2, self.vocab))))
-            want_bin = max(12, math.ceil(math.log2(max(1, n_tokens) * depth / 2 + 1)))
+            want_bin = max(12, math.ceil(math.log2(max(1, n_tokens) * self.tree_depth / 2 + 1)))
             changes["bin_bits"] = min(self.bin_bits, want_bin)
         return self.replace(**changes)
 
@@ -170,8 +174,9 @@ class Params:
         if self.match_min_len:
             total += 2 * slots * 4  # match model: history ring and hash table
         if self.bin_bits:
-            depth = max(1, math.ceil(math.log2(max(2, self.vocab))))
-            total += 10 * (1 << self.bin_bits) * 4 + ((1 << 16) + (2 << depth)) * 33 * 4
+            # mirrors binmix.c: SMX_BIN_CONTEXTS tables of 4-byte slots, and
+            # APMs of 33 cells by (node, previous token) and by node
+            total += 10 * (1 << self.bin_bits) * 4 + ((1 << 16) + (2 << self.tree_depth)) * 33 * 4
         dm, di, ds, dc, vp = self.d_model, self.d_inner, self.d_state, self.d_conv, (self.vocab + 7) & ~7
         layer = 2 * dm + 2 * di * dm + di * dc + di + (2 * ds + 1) * di + 2 * di + di * ds + di + dm * di
         n_params = self.vocab * dm + self.n_layers * layer + 2 * dm + dm * vp

@@ -25,7 +25,7 @@ int main(void){
   smx_params p; memset(&p,0,sizeof p);
   p.vocab=40; p.d_model=8; p.d_inner=16; p.d_state=4; p.d_conv=4; p.n_layers=2; p.chunk=12;
   p.lr=0.002f; p.beta1=.9f; p.beta2=.999f; p.eps=1e-8f; p.clip=5; p.label_smoothing=0.1f;
-  smx_model m; smx_model_init(&m,&p,&smx_kernels_scalar,1);
+  smx_model m; smx_model_init(&m,&p,&smx_kernels_scalar);
   srand(3);
   for (size_t i=0;i<m.n_params;i++) m.theta[i] += 0.3f*((rand()/(float)RAND_MAX)-0.5f);
   smx_refresh_derived(&m);
@@ -38,7 +38,7 @@ int main(void){
   /* dlogits */
   for (uint32_t t=0;t<n;t++){ float *pp=m.cur->probs+(size_t)t*m.Vp; for(uint32_t v=0;v<m.V;v++) pp[v]=(pp[v]-0.1f/m.V)/n; pp[m.cur->target[t]] -= 0.9f/n; }
   memset(m.grad,0,m.n_params*4);
-  smx_model_backward(&m,m.cur,n,1);
+  smx_model_backward(&m,m.cur,n);
   const char *names[]={"emb","ln_w","ln_b","w_in","conv_w","conv_b","w_x","dt_w","dt_b","a_log","d_skip","w_out","lnf_w","lnf_b","head"};
   size_t offs[15]={m.emb,m.L[0].ln_w,m.L[0].ln_b,m.L[0].w_in,m.L[0].conv_w,m.L[0].conv_b,m.L[0].w_x,m.L[0].dt_w,m.L[0].dt_b,m.L[0].a_log,m.L[0].d_skip,m.L[0].w_out,m.lnf_w,m.lnf_b,m.head};
   size_t lens[15]={m.V*m.DM, m.DM,m.DM,m.DM*2*m.DI,m.DC*m.DI,m.DI,m.DI*m.NBCS,m.DI,m.DI,m.DS*m.DI,m.DI,m.DI*m.DM,m.DM,m.DM,m.DM*m.Vp};
