@@ -2,21 +2,21 @@
  * same steps for every token:
  *   1. the model predicts (SSM logits, n-gram lookups, mixing),
  *   2. the mixed distribution becomes integer frequencies, or, with the
- *      binary stage (binmix.h), the token is coded bit by bit, each bit's
- *      probability refined from the mixture,
+ *      binary stage (predictor.h), the token is coded bit by bit, each bit's
+ *      probability predicted from the mixture and the bit models,
  *   3. the token is coded (or decoded),
  *   4. the mixer, the n-gram tables and, every chunk, the SSM learn from it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "binmix.h"
 #include "kernels.h"
 #include "match.h"
-#include "mixer.h"
+#include "tokenmix.h"
 #include "model.h"
 #include "ngram.h"
 #include "optim.h"
+#include "predictor.h"
 #include "rangecoder.h"
 #include "smx_math.h"
 #include "statesmix.h"
@@ -31,9 +31,11 @@ struct smx_engine {
     int threads;
     smx_model model;
     smx_ngram ngram;
-    smx_mixer mixer;
+    smx_tokenmix mixer;
     smx_match match;
-    smx_binmix binmix;   /* used when p.bin_bits > 0 */
+    smx_predictor pred;  /* the binary stage, used when p.bin_bits > 0 */
+    uint8_t *tok_bytes;  /* the bytes of every token id (see smx_engine_new) */
+    uint32_t *tok_end;
     uint32_t prev_tok;
     uint32_t chunk_pos;
     uint64_t chunks_done;
@@ -113,6 +115,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->match_min_len <= 32, "match_min_len must be at most 32");
     REQUIRE(finite_in(p->match_weight, -16.0f, 16.0f), "match_weight out of range");
     REQUIRE(p->bin_bits == 0 || (p->bin_bits >= 8 && p->bin_bits <= 24), "bin_bits must be 0 or in [8, 24]");
+    REQUIRE((p->bin_models & ~SMX_BIN_ALL) == 0, "bin_models names a model that does not exist");
     REQUIRE(finite_in(p->bin_lr, 0.0f, 1.0f), "bin_lr must be in [0, 1]");
     return 0;
 #undef REQUIRE
@@ -126,8 +129,35 @@ static const smx_kernels *pick_kernels(void) {
     return &smx_kernels_scalar;
 }
 
-smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t errlen) {
+/* Checks the token table: ends ascend, single bytes first, no token empty or too long. */
+static int check_tokens(const smx_params *p, const uint32_t *tok_end, char *err, size_t errlen) {
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < p->vocab; i++) {
+        uint32_t len = tok_end[i] - prev;
+        if (tok_end[i] <= prev || len > SMX_MAX_TOKEN_BYTES) {
+            set_err(err, errlen, "token table: every token must have 1 to 64 bytes");
+            return -1;
+        }
+        prev = tok_end[i];
+    }
+    return 0;
+}
+
+/* Each component's memory, in the order smx_engine_new allocates it. */
+uint64_t smx_params_memory(const smx_params *p) {
+    if (smx_params_check(p, NULL, 0)) return 0;
+    uint64_t vp = (p->vocab + 7u) & ~7u;
+    uint64_t total = sizeof(smx_engine) + 4 * vp * sizeof(float);
+    total += (uint64_t)p->vocab * (SMX_MAX_TOKEN_BYTES + sizeof(uint32_t)); /* token table, at most */
+    total += smx_model_memory(p) + smx_ngram_memory(p) + smx_tokenmix_memory(p) + smx_match_memory(p);
+    if (p->bin_bits) total += smx_predictor_memory(p);
+    return total;
+}
+
+smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
+                           int threads, char *err, size_t errlen) {
     if (smx_params_check(p, err, errlen)) return NULL;
+    if (check_tokens(p, tok_end, err, errlen)) return NULL;
     smx_engine *e = calloc(1, sizeof *e);
     if (!e) {
         set_err(err, errlen, "out of memory");
@@ -147,20 +177,26 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
     e->mixed = calloc(Vp, sizeof(float));
     e->ex = calloc(Vp, sizeof(float));
     e->freq = calloc(Vp, sizeof(uint32_t));
-    int ok = e->logits && e->mixed && e->ex && e->freq;
+    e->tok_end = malloc(p->vocab * sizeof(uint32_t));
+    e->tok_bytes = malloc(tok_end[p->vocab - 1]);
+    int ok = e->logits && e->mixed && e->ex && e->freq && e->tok_end && e->tok_bytes;
+    if (ok) {
+        memcpy(e->tok_end, tok_end, p->vocab * sizeof(uint32_t));
+        memcpy(e->tok_bytes, tok_bytes, tok_end[p->vocab - 1]);
+    }
     /* A second thread computes gradients (the training pipeline); the
      * model's own loops run on the thread that calls them. */
     int model_ok = ok && smx_model_init(&e->model, p, e->k) == 0;
     int ngram_ok = model_ok && smx_ngram_init(&e->ngram, p) == 0;
-    int mixer_ok = ngram_ok && smx_mixer_init(&e->mixer, p) == 0;
+    int mixer_ok = ngram_ok && smx_tokenmix_init(&e->mixer, p) == 0;
     int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
-    int bin_ok = match_ok && (p->bin_bits == 0 || smx_binmix_init(&e->binmix, p) == 0);
+    int bin_ok = match_ok && (p->bin_bits == 0 || smx_predictor_init(&e->pred, p, e->k, e->tok_bytes, e->tok_end) == 0);
     if (!bin_ok) {
         if (match_ok) smx_match_free(&e->match);
-        if (mixer_ok) smx_mixer_free(&e->mixer);
+        if (mixer_ok) smx_tokenmix_free(&e->mixer);
         if (ngram_ok) smx_ngram_free(&e->ngram);
         if (model_ok) smx_model_free(&e->model);
-        free(e->logits); free(e->mixed); free(e->ex); free(e->freq);
+        free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->tok_end); free(e->tok_bytes);
         free(e);
         set_err(err, errlen, "out of memory creating the model");
         return NULL;
@@ -171,23 +207,23 @@ smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t e
 void smx_engine_free(smx_engine *e) {
     if (!e) return;
     worker_stop(e);
-    if (e->p.bin_bits) smx_binmix_free(&e->binmix);
+    if (e->p.bin_bits) smx_predictor_free(&e->pred);
     smx_match_free(&e->match);
-    smx_mixer_free(&e->mixer);
+    smx_tokenmix_free(&e->mixer);
     smx_ngram_free(&e->ngram);
     smx_model_free(&e->model);
-    free(e->logits); free(e->mixed); free(e->ex); free(e->freq);
+    free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->tok_end); free(e->tok_bytes);
     free(e);
 }
 
 const char *smx_engine_isa(const smx_engine *e) { return e->k->name; }
 
 /* A token costs at most 4 bytes as one symbol (2^-24 floor), and in the
- * binary stage at most SMX_BIN_DEPTH_MAX bits of at most 14 bits each
- * (BIT_P_FLOOR): 28 bytes. */
-#define BIT_P_FLOOR 1024u /* of BIT_TOTAL: a bit costs at most 14 bits */
+ * binary stage at most 16 bits (a tree over 2^16 ids) of at most 20 bits
+ * each (BIT_P_FLOOR): 40 bytes. */
+#define BIT_P_FLOOR 16u /* of BIT_TOTAL: a bit costs at most 20 bits */
 #define BIT_TOTAL (1u << 24)
-size_t smx_encode_bound(size_t n) { return 28 * n + 16; }
+size_t smx_encode_bound(size_t n) { return 40 * n + 16; }
 
 void smx_engine_stats(const smx_engine *e, smx_stats *out) { *out = e->stats; }
 
@@ -299,7 +335,7 @@ static void predict(smx_engine *e) {
 
     smx_ngram_lookup(&e->ngram);
     const float *hidden = m->cur->xf + (size_t)e->chunk_pos * m->DM;
-    smx_mixer_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
+    smx_tokenmix_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
 
     float zmax = e->k->max(e->mixed, V);
     float sum_ez;
@@ -321,7 +357,7 @@ static void learn(smx_engine *e, uint32_t tok) {
     }
 
     m->cur->target[e->chunk_pos] = tok;
-    smx_mixer_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
+    smx_tokenmix_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
     smx_match_update(&e->match, tok);
     e->prev_tok = tok;
@@ -345,26 +381,23 @@ static uint32_t top_bucket(float q) {
 /* Codes (enc != NULL) or decodes (dec != NULL) one token as its path of
  * bits through the id tree, the binary stage predicting each bit. */
 static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_rc_decoder *dec) {
-    smx_binmix *b = &e->binmix;
+    smx_predictor *b = &e->pred;
     const uint32_t V = e->p.vocab, D = b->depth;
     const float *q = e->ex;
     const float *ps = e->model.cur->probs + (size_t)e->chunk_pos * e->model.Vp;
     uint32_t top = 0;
     for (uint32_t v = 1; v < V; v++)
         if (q[v] > q[top]) top = v;
-    uint32_t hist[8], n_hist = 0;
-    for (; n_hist < 8 && n_hist < e->ngram.n_seen; n_hist++)
-        hist[n_hist] = e->ngram.history[(e->ngram.n_seen - 1 - n_hist) % SMX_NGRAM_HISTORY];
-    smx_binmix_context ctx = {
-        .history = hist,
-        .n_hist = n_hist,
-        .match_tok = smx_match_predicted(&e->match),
+    int64_t match_tok = smx_match_predicted(&e->match);
+    smx_token_guess guess = {
+        .match_tok = match_tok,
         .match_len = e->match.len,
+        .match_bucket = match_tok >= 0 ? smx_match_bucket(&e->match) : 0,
         .top_tok = top,
         .top_bucket = top_bucket(q[top] / e->ex_sum),
         .evidence_set = e->mixer.set,
     };
-    smx_binmix_begin(b, &ctx);
+    smx_predictor_begin(b, &guess);
     uint32_t lo = 0, node = 1;
     for (uint32_t d = 0; d < D; d++) {
         uint32_t half = 1u << (D - 1 - d), mid = lo + half;
@@ -375,7 +408,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         uint32_t hi = mid + half < V ? mid + half : V;
         float st_tok = smx_log(sum_range(q, mid, hi)) - smx_log(sum_range(q, lo, mid));
         float st_ssm = smx_log(sum_range(ps, mid, hi) + 1e-30f) - smx_log(sum_range(ps, lo, mid) + 1e-30f);
-        float p1 = smx_binmix_predict(b, node, d, st_tok, st_ssm);
+        float p1 = smx_predictor_p(b, node, d, st_tok, st_ssm);
         uint32_t f1 = (uint32_t)(p1 * (float)BIT_TOTAL);
         if (f1 < BIT_P_FLOOR) f1 = BIT_P_FLOOR;
         if (f1 > BIT_TOTAL - BIT_P_FLOOR) f1 = BIT_TOTAL - BIT_P_FLOOR;
@@ -390,10 +423,11 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         float pb = bit ? p1 : 1.0f - p1;
         e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
-        smx_binmix_update(b, bit);
+        smx_predictor_update(b, bit);
         node = 2 * node + bit;
         if (bit) lo = mid;
     }
+    smx_predictor_end(b, lo);
     return lo;
 }
 

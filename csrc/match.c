@@ -5,6 +5,10 @@
 
 #define MATCH_MAX_LEN 65535u
 
+uint64_t smx_match_memory(const smx_params *p) {
+    return p->match_min_len ? (uint64_t)2 * sizeof(uint32_t) << p->table_bits : 0;
+}
+
 int smx_match_init(smx_match *mm, const smx_params *p) {
     memset(mm, 0, sizeof *mm);
     mm->min_len = p->match_min_len;

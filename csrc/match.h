@@ -25,6 +25,8 @@ typedef struct smx_match {
 } smx_match;
 
 int smx_match_init(smx_match *mm, const smx_params *p);
+/* Bytes smx_match_init allocates for p. */
+uint64_t smx_match_memory(const smx_params *p);
 void smx_match_free(smx_match *mm);
 
 /* The predicted token, or -1 when there is no match. */

@@ -464,15 +464,21 @@ static void fill_const(float *x, size_t n, float v) {
     for (size_t i = 0; i < n; i++) x[i] = v;
 }
 
-static float *alloc_floats(size_t n, int *ok) {
-    float *p = calloc(n ? n : 1, sizeof(float));
-    if (!p) *ok = 0;
+/* Every array of the model lives in one block. The layout is computed
+ * twice: first without a block, to learn its size (smx_model_memory), then
+ * with it. */
+typedef struct arena {
+    float *base; /* NULL while measuring */
+    size_t used; /* floats handed out so far */
+} arena;
+
+static float *take(arena *a, size_t n) {
+    float *p = a->base ? a->base + a->used : NULL;
+    a->used += (n + 15u) & ~(size_t)15u; /* 64-byte aligned arrays */
     return p;
 }
 
-int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
-    memset(m, 0, sizeof *m);
-    m->k = k;
+static void set_dims(smx_model *m, const smx_params *p) {
     m->V = p->vocab;
     m->Vp = (p->vocab + 7u) & ~7u;
     m->DM = p->d_model;
@@ -483,9 +489,12 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     m->T = p->chunk;
     m->NBCS = 2 * p->d_state + 1;
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
+}
+
+/* Assigns every array of m from a (m's dimensions must be set). */
+static void layout(smx_model *m, arena *a) {
     const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, T = m->T, V = m->V,
                  Vp = m->Vp, NL = m->NL, NB = m->NBCS;
-
     size_t off = 0;
     m->emb = off; off += V * DM;
     for (size_t l = 0; l < NL; l++) {
@@ -507,56 +516,72 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     m->head = off; off += DM * Vp;
     m->n_params = off;
 
-    int ok = 1;
-    m->theta = alloc_floats(off, &ok);
-    m->grad = alloc_floats(off, &ok);
-    m->adam_m = alloc_floats(off, &ok);
-    m->adam_v = alloc_floats(off, &ok);
-    m->a_neg = alloc_floats(NL * DI * DS, &ok);
-    m->h_live = alloc_floats(NL * DI * DS, &ok);
-    m->h_saved = alloc_floats(NL * DI * DS, &ok);
+    m->theta = take(a, off);
+    m->grad = take(a, off);
+    m->adam_m = take(a, off);
+    m->adam_v = take(a, off);
+    m->a_neg = take(a, NL * DI * DS);
+    m->h_live = take(a, NL * DI * DS);
+    m->h_saved = take(a, NL * DI * DS);
     for (int i = 0; i < 2; i++) {
         smx_chunk *ch = &m->chunks[i];
-        ch->h_start = alloc_floats(NL * DI * DS, &ok);
-        ch->conv_start = alloc_floats(NL * (DC - 1) * DI, &ok);
+        ch->h_start = take(a, NL * DI * DS);
+        ch->conv_start = take(a, NL * (DC - 1) * DI);
         for (size_t l = 0; l < NL; l++) {
             smx_layer_cache *c = &ch->c[l];
-            c->x_in = alloc_floats(T * DM, &ok);
-            c->mean = alloc_floats(T, &ok);
-            c->rstd = alloc_floats(T, &ok);
-            c->u = alloc_floats(T * DM, &ok);
-            c->xz = alloc_floats(T * 2 * DI, &ok);
-            c->xc = alloc_floats(T * DI, &ok);
-            c->a = alloc_floats(T * DI, &ok);
-            c->bcs = alloc_floats(T * NB, &ok);
-            c->dt_pre = alloc_floats(T * DI, &ok);
-            c->dt = alloc_floats(T * DI, &ok);
-            c->decay = alloc_floats(T * DI * DS, &ok);
-            c->h = alloc_floats(T * DI * DS, &ok);
-            c->y = alloc_floats(T * DI, &ok);
-            c->gate = alloc_floats(T * DI, &ok);
-            c->g = alloc_floats(T * DI, &ok);
+            c->x_in = take(a, T * DM);
+            c->mean = take(a, T);
+            c->rstd = take(a, T);
+            c->u = take(a, T * DM);
+            c->xz = take(a, T * 2 * DI);
+            c->xc = take(a, T * DI);
+            c->a = take(a, T * DI);
+            c->bcs = take(a, T * NB);
+            c->dt_pre = take(a, T * DI);
+            c->dt = take(a, T * DI);
+            c->decay = take(a, T * DI * DS);
+            c->h = take(a, T * DI * DS);
+            c->y = take(a, T * DI);
+            c->gate = take(a, T * DI);
+            c->g = take(a, T * DI);
         }
-        ch->xf_in = alloc_floats(T * DM, &ok);
-        ch->fmean = alloc_floats(T, &ok);
-        ch->frstd = alloc_floats(T, &ok);
-        ch->xf = alloc_floats(T * DM, &ok);
-        ch->probs = alloc_floats(T * Vp, &ok);
-        ch->in_tok = calloc(T, sizeof(uint32_t));
-        ch->target = calloc(T, sizeof(uint32_t));
-        if (!ch->in_tok || !ch->target) ok = 0;
+        ch->xf_in = take(a, T * DM);
+        ch->fmean = take(a, T);
+        ch->frstd = take(a, T);
+        ch->xf = take(a, T * DM);
+        ch->probs = take(a, T * Vp);
+        ch->in_tok = (uint32_t *)take(a, T); /* uint32_t is float-sized */
+        ch->target = (uint32_t *)take(a, T);
     }
     m->cur = &m->chunks[0];
     m->prev = &m->chunks[1];
-    m->dres = alloc_floats(T * DM, &ok);
-    m->dxz = alloc_floats(T * (2 * DI > DM ? 2 * DI : DM), &ok);
-    m->scratch = alloc_floats(SCRATCH_FIXED(m) + Vp, &ok);
-    m->bscratch = alloc_floats(SCRATCH_FIXED(m), &ok);
-    m->head_part = alloc_floats(T * DM * m->n_blocks, &ok);
-    if (!ok) {
-        smx_model_free(m);
-        return -1;
-    }
+    m->dres = take(a, T * DM);
+    m->dxz = take(a, T * (2 * DI > DM ? 2 * DI : DM));
+    m->scratch = take(a, SCRATCH_FIXED(m) + Vp);
+    m->bscratch = take(a, SCRATCH_FIXED(m));
+    m->head_part = take(a, T * DM * m->n_blocks);
+}
+
+uint64_t smx_model_memory(const smx_params *p) {
+    smx_model m;
+    memset(&m, 0, sizeof m);
+    set_dims(&m, p);
+    arena a = {NULL, 0};
+    layout(&m, &a);
+    return (uint64_t)a.used * sizeof(float);
+}
+
+int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
+    memset(m, 0, sizeof *m);
+    m->k = k;
+    set_dims(m, p);
+    arena a = {NULL, 0};
+    layout(m, &a);
+    m->block = calloc(a.used, sizeof(float));
+    if (!m->block) return -1;
+    a = (arena){m->block, 0};
+    layout(m, &a);
+    const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, V = m->V, NL = m->NL, NB = m->NBCS;
 
     rng r = {0x5eed0000ull ^ (uint64_t)p->seed};
     float *th = m->theta;
@@ -588,20 +613,6 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
 }
 
 void smx_model_free(smx_model *m) {
-    free(m->theta); free(m->grad); free(m->adam_m); free(m->adam_v);
-    free(m->a_neg); free(m->h_live); free(m->h_saved);
-    for (int i = 0; i < 2; i++) {
-        smx_chunk *ch = &m->chunks[i];
-        free(ch->h_start); free(ch->conv_start);
-        for (size_t l = 0; l < SMX_MAX_LAYERS; l++) {
-            smx_layer_cache *c = &ch->c[l];
-            free(c->x_in); free(c->mean); free(c->rstd); free(c->u); free(c->xz);
-            free(c->xc); free(c->a); free(c->bcs); free(c->dt_pre); free(c->dt);
-            free(c->decay); free(c->h); free(c->y); free(c->gate); free(c->g);
-        }
-        free(ch->xf_in); free(ch->fmean); free(ch->frstd); free(ch->xf); free(ch->probs);
-        free(ch->in_tok); free(ch->target);
-    }
-    free(m->dres); free(m->dxz); free(m->scratch); free(m->bscratch); free(m->head_part);
+    free(m->block);
     memset(m, 0, sizeof *m);
 }

@@ -57,6 +57,7 @@ typedef struct smx_model {
     uint32_t V, Vp, DM, DI, DS, DC, NL, T, NBCS;
     const smx_kernels *k;
 
+    float *block;          /* every array below lives in this one allocation */
     size_t n_params;
     float *theta, *grad, *adam_m, *adam_v;
     size_t emb;            /* V x DM */
@@ -86,6 +87,8 @@ typedef struct smx_model {
 } smx_model;
 
 int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);
+/* Bytes smx_model_init allocates for p. */
+uint64_t smx_model_memory(const smx_params *p);
 void smx_model_free(smx_model *m);
 
 /* Runs one token (input tok) at chunk position pos; leaves the SSM logits in

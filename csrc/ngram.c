@@ -8,6 +8,11 @@
 #define PROBE_DEPTH 8
 #define COUNT_MAX 0xffffu
 
+uint64_t smx_ngram_memory(const smx_params *p) {
+    uint64_t per_order = ((uint64_t)sizeof(smx_ngram_slot) << p->table_bits) + (uint64_t)p->pool_limit * sizeof(uint32_t);
+    return (uint64_t)p->vocab * sizeof(uint32_t) + p->n_orders * per_order;
+}
+
 int smx_ngram_init(smx_ngram *g, const smx_params *p) {
     memset(g, 0, sizeof *g);
     g->vocab = p->vocab;

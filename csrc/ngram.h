@@ -48,6 +48,8 @@ typedef struct smx_ngram {
 } smx_ngram;
 
 int smx_ngram_init(smx_ngram *g, const smx_params *p);
+/* Bytes smx_ngram_init allocates for p. */
+uint64_t smx_ngram_memory(const smx_params *p);
 void smx_ngram_free(smx_ngram *g);
 
 /* Finds the contexts of the next position in every order. */

@@ -15,6 +15,7 @@
 #define SMX_MAX_LAYERS 8
 #define SMX_MAX_ORDERS 12
 #define SMX_MAX_VOCAB 65536u
+#define SMX_MAX_TOKEN_BYTES 64u
 
 typedef struct smx_params {
     /* Mamba model */
@@ -45,9 +46,10 @@ typedef struct smx_params {
     /* long-range match model */
     uint32_t match_min_len;  /* tokens of context a match needs (0: off) */
     float match_weight;      /* initial logit bonus of a predicted token */
-    /* binary context mixing stage (binmix.h) */
-    uint32_t bin_bits;       /* log2 of slots per bit-model table (0: stage off) */
+    /* binary context mixing stage (predictor.h) */
+    uint32_t bin_bits;       /* log2 of context-map slots per context (0: stage off) */
     float bin_lr;            /* learning rate of its mixing weights */
+    uint32_t bin_models;     /* which bit-model families run: a bit each (predictor.h) */
 } smx_params;
 
 typedef struct smx_stats {
@@ -61,9 +63,17 @@ typedef struct smx_engine smx_engine;
 /* Checks p; on failure writes a message to err and returns nonzero. */
 int smx_params_check(const smx_params *p, char *err, size_t errlen);
 
-/* threads <= 0 means OpenMP's default. Returns NULL with a message in err
- * when the parameters are invalid or memory is short. */
-smx_engine *smx_engine_new(const smx_params *p, int threads, char *err, size_t errlen);
+/* Bytes an engine with parameters p allocates, at most (0 if p is invalid):
+ * what decoding a file written with p needs, known before allocating. */
+uint64_t smx_params_memory(const smx_params *p);
+
+/* tok_bytes and tok_end describe the vocabulary: the bytes of token i are
+ * tok_bytes[tok_end[i-1] .. tok_end[i]) (from 0 for i = 0), 1 to 64 of them;
+ * the engine keeps a copy. threads <= 0 means OpenMP's default. Returns
+ * NULL with a message in err when the parameters or the token table are
+ * invalid or memory is short. */
+smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
+                           int threads, char *err, size_t errlen);
 void smx_engine_free(smx_engine *e);
 
 /* Which kernel set runs: "avx2" or "scalar" (STATESMIX_FORCE_SCALAR=1 forces scalar). */

@@ -8,7 +8,7 @@ GIL during each call, so engines in different threads run in parallel.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 
@@ -26,7 +26,7 @@ def _to_c_params(p: Params):
         "steps_first", "chunks_first", "steps_second", "chunks_second", "steps_rest",
         "lr", "beta1", "beta2", "eps", "clip", "label_smoothing", "seed", "n_orders",
         "unigram_weight", "table_bits", "pool_limit", "mix_lr", "match_min_len", "match_weight",
-        "bin_bits", "bin_lr",
+        "bin_bits", "bin_lr", "bin_models",
     ):
         value = getattr(p, name)
         try:
@@ -43,6 +43,28 @@ def _to_c_params(p: Params):
     return c
 
 
+def engine_memory(p: Params) -> int:
+    """Bytes an engine with parameters p allocates, at most (smx_params_memory)."""
+    check_params(p)
+    return int(lib.smx_params_memory(_to_c_params(p)))
+
+
+def byte_pieces(vocab: int) -> List[bytes]:
+    """A vocabulary of single bytes, then (for tests of larger vocabularies)
+    arbitrary two-byte tokens: what an Engine needs when no tokenizer made the ids."""
+    return [bytes([i]) if i < 256 else bytes([(i >> 8) & 255, i & 255]) for i in range(vocab)]
+
+
+def _token_table(pieces: Sequence[bytes], vocab: int):
+    if len(pieces) != vocab:
+        raise StatesmixError(f"the vocabulary has {len(pieces)} tokens but the parameters say {vocab}")
+    blob = b"".join(pieces)
+    ends = np.cumsum([len(t) for t in pieces], dtype=np.uint64)
+    if len(ends) and int(ends[-1]) >= 1 << 32:
+        raise StatesmixError("the vocabulary is too large")
+    return blob, np.ascontiguousarray(ends, dtype=np.uint32)
+
+
 def check_params(p: Params) -> None:
     """Raises StatesmixError if the C core would reject p."""
     err = ffi.new("char[]", _ERRLEN)
@@ -53,16 +75,19 @@ def check_params(p: Params) -> None:
 class Engine:
     """One compression stream's model, tables and mixer (``smx_engine``).
 
-    Encoder and decoder each create one with the same parameters; every call
-    to encode/decode is one frame, and the model carries over between frames.
+    Encoder and decoder each create one with the same parameters and the
+    same vocabulary (``pieces[i]`` is the bytes of token i); every call to
+    encode/decode is one frame, and the model carries over between frames.
     """
 
-    def __init__(self, params: Params, threads: int = 0) -> None:
+    def __init__(self, params: Params, pieces: Sequence[bytes], threads: int = 0) -> None:
         if not isinstance(threads, int) or threads < 0:
             raise StatesmixError(f"threads must be a non-negative integer, not {threads!r}")
         self.params = params
+        blob, ends = _token_table(pieces, params.vocab)
         err = ffi.new("char[]", _ERRLEN)
-        ptr = lib.smx_engine_new(_to_c_params(params), threads, err, _ERRLEN)
+        ptr = lib.smx_engine_new(_to_c_params(params), ffi.from_buffer("uint8_t[]", blob),
+                                 ffi.from_buffer("uint32_t[]", ends), threads, err, _ERRLEN)
         if ptr == ffi.NULL:
             raise StatesmixError("cannot create the model: " + ffi.string(err).decode())
         self._ptr = ffi.gc(ptr, lib.smx_engine_free)

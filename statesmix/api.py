@@ -56,7 +56,7 @@ class _FrameWriter:
 
     def __init__(self, level: int, params: Params, tokenizer: Tokenizer, threads: int) -> None:
         self.tokenizer = tokenizer
-        self.engine = Engine(params, threads)
+        self.engine = Engine(params, tokenizer.vocab.pieces, threads)
         self.header = header_bytes(level, params, tokenizer.vocab)
         self.total = 0
         self.crc = 0
@@ -264,7 +264,7 @@ class Decompressor:
             header = parse_header(buf)
             if header is None:
                 return False
-            self._engine = Engine(header.params, self._threads)
+            self._engine = Engine(header.params, header.vocab.pieces, self._threads)
             self._header = header
             del buf[: header.size]
             return True

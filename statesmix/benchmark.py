@@ -275,7 +275,7 @@ def machine() -> dict:
     import tokenizers
 
     from . import __version__
-    from ._native import Engine
+    from ._native import Engine, byte_pieces
     from .params import Params
 
     return {
@@ -285,7 +285,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "compiler": version(["gcc", "--version"]),
         "statesmix": __version__,
-        "statesmix_isa": Engine(Params(table_bits=10, pool_limit=1024)).isa,
+        "statesmix_isa": Engine(Params(table_bits=10, pool_limit=1024), byte_pieces(256)).isa,
         "numpy": numpy.__version__,
         "tokenizers": tokenizers.__version__,
         "xz": version(["xz", "--version"]),

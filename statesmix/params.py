@@ -52,7 +52,12 @@ _FIELDS: List[Tuple[str, str]] = [
     ("match_weight", "f"),
     ("bin_bits", "u"),
     ("bin_lr", "f"),
+    ("bin_models", "u"),
 ]
+
+# Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
+BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH = (1 << i for i in range(6))
+BIN_ALL = 0x3F
 
 PUBLISHED_ORDERS = (1, 2, 3, 4, 5, 6, 7, 15, 31)
 PUBLISHED_LAMBDA = (0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00)
@@ -94,6 +99,7 @@ class Params:
     match_weight: float = 1.0
     bin_bits: int = 0
     bin_lr: float = 0.002
+    bin_models: int = BIN_ALL
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -167,22 +173,12 @@ class Params:
 
 
     def table_bytes(self) -> int:
-        """The most memory the native engine can hold with these parameters:
-        every table at full size (they are allocated once and never grow)."""
-        slots = 1 << self.table_bits
-        total = self.n_orders * (slots * 16 + self.pool_limit * 4)  # n-gram slots and lists
-        if self.match_min_len:
-            total += 2 * slots * 4  # match model: history ring and hash table
-        if self.bin_bits:
-            # mirrors binmix.c: SMX_BIN_CONTEXTS tables of 4-byte slots, and
-            # APMs of 33 cells by (node, previous token) and by node
-            total += 10 * (1 << self.bin_bits) * 4 + ((1 << 16) + (2 << self.tree_depth)) * 33 * 4
-        dm, di, ds, dc, vp = self.d_model, self.d_inner, self.d_state, self.d_conv, (self.vocab + 7) & ~7
-        layer = 2 * dm + 2 * di * dm + di * dc + di + (2 * ds + 1) * di + 2 * di + di * ds + di + dm * di
-        n_params = self.vocab * dm + self.n_layers * layer + 2 * dm + dm * vp
-        caches = 2 * self.chunk * self.n_layers * (4 * dm + 12 * di + 2 * di * ds + 2 * ds + 3)
-        total += 4 * (4 * n_params + caches + 2 * self.chunk * vp)
-        return total
+        """The most memory the native engine allocates with these parameters
+        (every table at full size: they are allocated once and never grow),
+        as the C core itself computes it before allocating."""
+        from ._native import engine_memory
+
+        return engine_memory(self)
 
 
 @dataclass(frozen=True)
@@ -216,7 +212,7 @@ _FIVE_ORDERS = dict(n_orders=5, orders=[2, 4, 8, 16, 32], lambda_=[0.1, 0.06, 0.
 # the published 0.002 and 0.008; a match model with 5 tokens of context helps.
 # Table caps bound memory for streams, whose length is unknown; one-shot
 # input sizes its tables to the input, within the cap.
-_BASE = Params(table_bits=20, pool_limit=1 << 22, lr=0.004, match_min_len=5, bin_bits=21, bin_lr=0.006,
+_BASE = Params(table_bits=20, pool_limit=1 << 22, lr=0.004, match_min_len=5, bin_bits=20, bin_lr=0.006,
                **_FIVE_ORDERS)
 
 # The main speed lever is Adam steps per chunk of 32 tokens after the

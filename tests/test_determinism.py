@@ -10,11 +10,11 @@ import pytest
 
 SCRIPT = r"""
 import sys, statesmix
-from statesmix._native import Engine
+from statesmix._native import Engine, byte_pieces
 from statesmix.params import Params
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "isa":
-    print(Engine(Params(vocab=256, table_bits=10, pool_limit=1024)).isa)
+    print(Engine(Params(vocab=256, table_bits=10, pool_limit=1024), byte_pieces(256)).isa)
 elif mode == "compress":
     data = open(path, "rb").read()
     sys.stdout.buffer.write(statesmix.compress(data, level=int(sys.argv[3])))

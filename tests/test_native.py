@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from statesmix import StatesmixError
-from statesmix._native import Engine, check_params
+from statesmix._native import Engine, byte_pieces, check_params, engine_memory
 from statesmix.params import Params
 from statesmix.tokenizer import Tokenizer
 
@@ -12,7 +12,7 @@ from statesmix.tokenizer import Tokenizer
 def test_coder_overhead_below_a_tenth_of_a_percent(text):
     tok = Tokenizer.train(text, 1024)
     ids = tok.encode(text)
-    e = Engine(Params(vocab=tok.vocab.size).size_for(len(ids)), threads=1)
+    e = Engine(Params(vocab=tok.vocab.size, bin_bits=16).size_for(len(ids)), tok.vocab.pieces, threads=1)
     payload = e.encode(ids)
     _, model_bits, coded_bits = e.stats()
     # the integer frequencies (2^-24 floor) cost almost nothing over the float model ...
@@ -26,9 +26,9 @@ def test_decode_reproduces_encode():
     ids = rng.integers(0, 300, size=3000).astype(np.uint32)
     ids[1000:2000] = ids[:1000]  # something to learn
     p = Params(vocab=300, table_bits=12, pool_limit=50_000)
-    enc = Engine(p, threads=1)
+    enc = Engine(p, byte_pieces(300), threads=1)
     frames = [enc.encode(ids[:1234]), enc.encode(ids[1234:])]
-    dec = Engine(p, threads=2)
+    dec = Engine(p, byte_pieces(300), threads=2)
     a, used_a = dec.decode(frames[0], 1234)
     b, used_b = dec.decode(frames[1], len(ids) - 1234)
     assert used_a == len(frames[0]) and used_b == len(frames[1])
@@ -36,15 +36,15 @@ def test_decode_reproduces_encode():
 
 
 def test_token_out_of_range():
-    e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024))
+    e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
     with pytest.raises(StatesmixError, match="outside the vocabulary"):
         e.encode(np.array([1, 2, 300], dtype=np.uint32))
 
 
 def test_truncated_payload_never_reads_out_of_bounds():
     p = Params(vocab=300, table_bits=10, pool_limit=4096)
-    payload = Engine(p).encode(np.arange(200, dtype=np.uint32) % 300)
-    tokens, used = Engine(p).decode(payload[:5], 200)
+    payload = Engine(p, byte_pieces(300)).encode(np.arange(200, dtype=np.uint32) % 300)
+    tokens, used = Engine(p, byte_pieces(300)).decode(payload[:5], 200)
     assert tokens.shape == (200,) and int(tokens.max()) < 300
     assert used > 5  # it noticed it ran past the end
 
@@ -68,9 +68,29 @@ def test_invalid_params_are_rejected_with_a_message(change, message):
     with pytest.raises(StatesmixError, match=message):
         check_params(Params(**change))
     with pytest.raises(StatesmixError, match=message):
-        Engine(Params(**change))
+        Engine(Params(**change), byte_pieces(Params(**change).vocab))
 
 
 def test_negative_threads_rejected():
     with pytest.raises(StatesmixError, match="threads"):
-        Engine(Params(table_bits=10, pool_limit=1024), threads=-1)
+        Engine(Params(table_bits=10, pool_limit=1024), byte_pieces(256), threads=-1)
+
+
+def test_token_table_must_match_the_vocabulary():
+    p = Params(vocab=300, table_bits=10, pool_limit=1024)
+    with pytest.raises(StatesmixError, match="300"):
+        Engine(p, byte_pieces(299))
+    with pytest.raises(StatesmixError, match="1 to 64 bytes"):
+        Engine(p, byte_pieces(299) + [b""])
+    with pytest.raises(StatesmixError, match="1 to 64 bytes"):
+        Engine(p, byte_pieces(299) + [b"x" * 65])
+
+
+def test_memory_is_known_before_allocating_and_grows_with_the_tables():
+    small = Params(vocab=300, table_bits=10, pool_limit=1024, bin_bits=12)
+    big = small.replace(bin_bits=20)
+    assert 0 < engine_memory(small) < engine_memory(big)
+    # the context maps alone: 22 contexts of 2^20 16-byte slots each, a
+    # family's share rounded down to a power of two (so at least half)
+    assert engine_memory(big) - engine_memory(small) > 16 * (1 << 20) * 22 // 2
+    assert small.table_bytes() == engine_memory(small)

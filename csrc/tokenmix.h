@@ -1,4 +1,4 @@
-/* The mixer turns the SSM's logits and the n-gram statistics into the
+/* The token mixer turns the SSM's logits and the n-gram statistics into the
  * distribution the coder uses:
  *
  *   logit[j] = ssm[j] + s(H) * ( sum_k w_k * log(1 + count_k[j] / alpha_k)
@@ -12,8 +12,8 @@
  * seen and by how often it has been seen, and a learned gate lets the SSM's
  * hidden state shift every weight (contextual mixing). The match bonus m_len
  * is learned per match-length bucket. */
-#ifndef SMX_MIXER_H
-#define SMX_MIXER_H
+#ifndef SMX_TOKENMIX_H
+#define SMX_TOKENMIX_H
 
 #include <stdint.h>
 
@@ -22,7 +22,7 @@
 
 #define SMX_MIX_CONF_BUCKETS 4
 
-typedef struct smx_mixer {
+typedef struct smx_tokenmix {
     uint32_t V, Vp, DM, n_orders, n_sets, n_weights;
     float *w;       /* n_sets x n_weights: one per order, then the unigram weight */
     float *gate;    /* n_weights x DM: how the SSM's hidden state shifts each weight */
@@ -36,17 +36,19 @@ typedef struct smx_mixer {
     float match_w[SMX_MATCH_BUCKETS]; /* bonus of the match model's token, by match length */
     int64_t match_tok;               /* token the match model predicts here, or -1 */
     uint32_t match_bucket;
-} smx_mixer;
+} smx_tokenmix;
 
-int smx_mixer_init(smx_mixer *x, const smx_params *p);
-void smx_mixer_free(smx_mixer *x);
+int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p);
+/* Bytes smx_tokenmix_init allocates for p. */
+uint64_t smx_tokenmix_memory(const smx_params *p);
+void smx_tokenmix_free(smx_tokenmix *x);
 
 /* out = mixed logits (Vp entries; padding copied from ssm). */
-void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
+void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
                    const float *ssm, float entropy, float *out);
 
 /* One SGD step on the weights used for this position. ex[j] / sum is the
  * mixed probability of token j; tok is the token that came. */
-void smx_mixer_learn(smx_mixer *x, const smx_ngram *g, const float *ex, float sum, uint32_t tok);
+void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, float sum, uint32_t tok);
 
 #endif

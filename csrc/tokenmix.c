@@ -1,4 +1,4 @@
-#include "mixer.h"
+#include "tokenmix.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,13 @@ static uint32_t confidence_bucket(uint32_t total) {
     return 3;
 }
 
-int smx_mixer_init(smx_mixer *x, const smx_params *p) {
+uint64_t smx_tokenmix_memory(const smx_params *p) {
+    uint64_t n_weights = p->n_orders + 1, n_sets = (uint64_t)(p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
+    uint64_t vp = (p->vocab + 7u) & ~7u;
+    return (n_sets * n_weights + n_weights * p->d_model + 2 * n_weights + vp) * sizeof(float);
+}
+
+int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
     memset(x, 0, sizeof *x);
     x->V = p->vocab;
     x->Vp = (p->vocab + 7u) & ~7u;
@@ -36,7 +42,7 @@ int smx_mixer_init(smx_mixer *x, const smx_params *p) {
     x->grad = calloc(x->n_weights, sizeof(float));
     x->bias = calloc(x->Vp, sizeof(float));
     if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias) {
-        smx_mixer_free(x);
+        smx_tokenmix_free(x);
         return -1;
     }
     for (uint32_t s = 0; s < x->n_sets; s++) {
@@ -49,7 +55,7 @@ int smx_mixer_init(smx_mixer *x, const smx_params *p) {
     return 0;
 }
 
-void smx_mixer_free(smx_mixer *x) {
+void smx_tokenmix_free(smx_tokenmix *x) {
     free(x->w);
     free(x->gate);
     free(x->w_eff);
@@ -65,7 +71,7 @@ static float entropy_scale(float h) {
     return clampf(s, 0.2f, 2.5f);
 }
 
-void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
+void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
                    const float *ssm, float entropy, float *out) {
     uint32_t top = 0, total = 0;
     for (uint32_t k = 0; k < x->n_orders; k++)
@@ -111,7 +117,7 @@ void smx_mixer_mix(smx_mixer *x, const smx_ngram *g, const smx_match *mm, const 
     }
 }
 
-void smx_mixer_learn(smx_mixer *x, const smx_ngram *g, const float *ex, float sum, uint32_t tok) {
+void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, float sum, uint32_t tok) {
     if (x->lr == 0.0f) return;
     const float inv = 1.0f / sum;
     const float s = x->scale;

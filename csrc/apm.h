@@ -1,0 +1,28 @@
+/* Adaptive probability maps (secondary estimation): a probability is
+ * refined by what has followed it in a small context. Each context row
+ * holds 33 cells over log-odds -8..8; the input's log-odds interpolate
+ * between two cells, and both move toward the bit that came. */
+#ifndef SMX_APM_H
+#define SMX_APM_H
+
+#include <stdint.h>
+
+#define SMX_APM_CELLS 33
+
+typedef struct smx_apm {
+    float *t;
+    uint32_t rows;
+    float rate;
+    uint32_t cell;   /* the lower cell used by the last refine */
+    float frac;
+} smx_apm;
+
+int smx_apm_init(smx_apm *a, uint32_t rows, float rate);
+void smx_apm_free(smx_apm *a);
+uint64_t smx_apm_memory(uint32_t rows);
+
+/* The refined probability of a 1 for input log-odds st in context row. */
+float smx_apm_refine(smx_apm *a, float st, uint32_t row);
+void smx_apm_update(smx_apm *a, uint32_t bit);
+
+#endif

@@ -1,0 +1,40 @@
+#include "history.h"
+
+#include <string.h>
+
+void smx_history_init(smx_history *h) { memset(h, 0, sizeof *h); }
+
+static int is_letter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
+
+static void push_byte(smx_history *h, uint8_t c) {
+    h->bytes[h->n % SMX_HISTORY_BYTES] = c;
+    h->n++;
+    h->c8 = (h->c8 << 8) | c;
+    if (is_letter(c)) {
+        uint8_t folded = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+        h->word[0] = smx_hash(h->word[0] + 0x100, folded);
+        h->word_len++;
+    } else if (h->word_len) {
+        memmove(h->word + 1, h->word, (SMX_HISTORY_WORDS - 1) * sizeof h->word[0]);
+        h->word[0] = 0;
+        h->word_len = 0;
+    }
+    if (c == '\n') {
+        h->prev_line_start = h->line_start;
+        h->line_start = h->n;
+    }
+}
+
+void smx_history_push(smx_history *h, uint32_t tok, const uint8_t *bytes, uint32_t len) {
+    for (uint32_t i = 0; i < len; i++) push_byte(h, bytes[i]);
+    memmove(h->tok + 1, h->tok, (SMX_HISTORY_TOKENS - 1) * sizeof h->tok[0]);
+    h->tok[0] = tok;
+    h->n_tok++;
+}
+
+uint8_t smx_history_above(const smx_history *h) {
+    uint64_t col = h->n - h->line_start;
+    uint64_t prev_len = h->line_start - h->prev_line_start;
+    if (h->line_start == 0 || col >= prev_len) return 0;
+    return smx_history_byte(h, h->n - (h->prev_line_start + col));
+}

@@ -1,0 +1,202 @@
+#include "predictor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "match.h"
+#include "tokenmix.h"
+#include "smx_math.h"
+
+/* Mixer inputs before the families': a bias, the token mixture, the SSM, the match model. */
+#define IN_BIAS 0
+#define IN_MIX 1
+#define IN_SSM 2
+#define IN_MATCH 3
+#define IN_FAMILIES (IN_MATCH + SMX_BITMATCH_INPUTS)
+
+#define BYTE_CLASSES 5
+#define APM_HASH_BITS 16
+#define APM_RATE 0.02f
+#define N_EVIDENCE_SETS ((SMX_MAX_ORDERS + 1) * SMX_MIX_CONF_BUCKETS)
+
+/* Every family the predictor knows, in bin_models bit order. */
+static const smx_family *const FAMILIES[] = {
+    &smx_family_orders, &smx_family_words, &smx_family_sparse, &smx_family_records, &smx_family_tokens,
+};
+#define N_KNOWN_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
+
+static uint32_t tree_depth(uint32_t vocab) {
+    uint32_t d = 1;
+    while ((1u << d) < vocab) d++;
+    return d;
+}
+
+/* Slots of a family's context map: 2^bin_bits per context, rounded down to a power of two. */
+static uint32_t slot_bits(const smx_params *p, uint32_t n_contexts) {
+    uint32_t b = p->bin_bits;
+    while ((2u << (b - p->bin_bits)) <= n_contexts) b++;
+    return b;
+}
+
+static uint32_t run_bits(const smx_params *p) { return p->bin_bits > 2 ? p->bin_bits - 2 : 1; }
+
+static void selector_rows(uint32_t depth, uint32_t rows[5]) {
+    rows[0] = 1u << depth;                       /* the tree node */
+    rows[1] = (SMX_MATCH_BUCKETS + 1) * depth;   /* match state, depth */
+    rows[2] = (SMX_CTXMAP_MAX + 1) * BYTE_CLASSES * depth; /* known orders, last byte's class, depth */
+    rows[3] = 256 * depth;                       /* last byte, depth */
+    rows[4] = N_EVIDENCE_SETS * depth;           /* token n-gram evidence, depth */
+}
+#define N_SELECTORS 5
+
+static uint32_t count_inputs(const smx_params *p) {
+    uint32_t n = IN_FAMILIES;
+    for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
+        if (p->bin_models & (1u << f)) n += FAMILIES[f]->n_contexts * SMX_CTXMAP_INPUTS;
+    return n;
+}
+
+uint64_t smx_predictor_memory(const smx_params *p) {
+    uint32_t depth = tree_depth(p->vocab), rows[N_SELECTORS];
+    selector_rows(depth, rows);
+    uint64_t total = smx_bitmixer_memory(count_inputs(p), N_SELECTORS, rows, depth);
+    for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
+        if (p->bin_models & (1u << f)) {
+            uint32_t n = FAMILIES[f]->n_contexts;
+            total += smx_ctxmap_memory(n, slot_bits(p, n), run_bits(p));
+        }
+    total += smx_bitmatch_memory(depth);
+    total += smx_apm_memory(1u << depth) + 2 * smx_apm_memory(1u << APM_HASH_BITS);
+    return total;
+}
+
+int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
+                       const uint8_t *tok_bytes, const uint32_t *tok_end) {
+    memset(b, 0, sizeof *b);
+    b->vocab = p->vocab;
+    b->depth = tree_depth(p->vocab);
+    b->models = p->bin_models;
+    b->tok_bytes = tok_bytes;
+    b->tok_end = tok_end;
+    smx_states_init(&b->states);
+    smx_history_init(&b->hist);
+    b->orders_map = SMX_MAX_FAMILIES;
+    int ok = 1;
+    for (uint32_t f = 0; f < N_KNOWN_FAMILIES && ok; f++) {
+        if (!(p->bin_models & (1u << f))) continue;
+        const smx_family *fam = FAMILIES[f];
+        if (fam == &smx_family_orders) b->orders_map = b->n_families;
+        b->family[b->n_families] = fam;
+        ok = smx_ctxmap_init(&b->map[b->n_families], &b->states, fam->n_contexts, b->depth,
+                             slot_bits(p, fam->n_contexts), run_bits(p)) == 0;
+        if (ok) b->n_families++;
+    }
+    ok = ok && smx_bitmatch_init(&b->match, &b->states, b->depth) == 0;
+
+    b->n_inputs = count_inputs(p);
+    float *init = calloc(b->n_inputs, sizeof(float));
+    ok = ok && init;
+    if (ok) {
+        /* start near the token mixture alone, with a little trust in every context */
+        init[IN_BIAS] = 0.0f;
+        init[IN_MIX] = 0.6f;
+        for (uint32_t i = IN_FAMILIES; i < b->n_inputs; i += SMX_CTXMAP_INPUTS) init[i] = 0.1f;
+        uint32_t rows[N_SELECTORS];
+        selector_rows(b->depth, rows);
+        ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, N_SELECTORS, rows, b->depth, init, p->bin_lr) == 0;
+    }
+    free(init);
+    ok = ok && smx_apm_init(&b->apm[0], 1u << b->depth, APM_RATE) == 0;
+    ok = ok && smx_apm_init(&b->apm[1], 1u << APM_HASH_BITS, APM_RATE) == 0;
+    ok = ok && smx_apm_init(&b->apm[2], 1u << APM_HASH_BITS, APM_RATE) == 0;
+    if (!ok) {
+        smx_predictor_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+void smx_predictor_free(smx_predictor *b) {
+    for (uint32_t f = 0; f < SMX_MAX_FAMILIES; f++) smx_ctxmap_free(&b->map[f]);
+    smx_bitmatch_free(&b->match);
+    smx_bitmixer_free(&b->mixer);
+    for (uint32_t a = 0; a < SMX_PRED_APMS; a++) smx_apm_free(&b->apm[a]);
+    memset(b, 0, sizeof *b);
+}
+
+void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
+    smx_token_view v = {
+        .h = &b->hist,
+        .vocab = b->vocab,
+        .match_tok = g->match_tok,
+        .match_len = g->match_len,
+        .top_tok = g->top_tok,
+        .top_bucket = g->top_bucket,
+    };
+    for (uint32_t f = 0; f < b->n_families; f++) {
+        b->family[f]->set(&b->map[f], &v);
+        smx_ctxmap_begin(&b->map[f]);
+    }
+    if (b->models & SMX_BIN_MATCH)
+        smx_bitmatch_begin(&b->match, g->match_tok, g->match_len, g->match_bucket);
+    else
+        smx_bitmatch_begin(&b->match, -1, 0, 0);
+    b->evidence_set = g->evidence_set < N_EVIDENCE_SETS ? g->evidence_set : N_EVIDENCE_SETS - 1;
+}
+
+static uint32_t byte_class(uint8_t c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 0;
+    if (c >= '0' && c <= '9') return 1;
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') return 2;
+    return c < 128 ? 3 : 4;
+}
+
+static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+static uint32_t apm_row(uint64_t ctx, uint32_t node) {
+    uint64_t h = smx_hash(ctx, node);
+    return (uint32_t)(h >> (64 - APM_HASH_BITS));
+}
+
+float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix, float st_ssm) {
+    float *x = smx_bitmixer_inputs(&b->mixer);
+    x[IN_BIAS] = 0.25f;
+    x[IN_MIX] = clampf(st_mix, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
+    x[IN_SSM] = clampf(st_ssm, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
+    smx_bitmatch_predict(&b->match, node, d, x + IN_MATCH);
+    float *xf = x + IN_FAMILIES;
+    for (uint32_t f = 0; f < b->n_families; f++) {
+        smx_ctxmap_predict(&b->map[f], node, d, xf);
+        xf += b->map[f].n * SMX_CTXMAP_INPUTS;
+    }
+    const uint8_t c1 = smx_history_byte(&b->hist, 1);
+    const uint32_t known = b->orders_map < b->n_families ? b->map[b->orders_map].known : 0;
+    smx_bitmixer *m = &b->mixer;
+    smx_bitmixer_select(m, 0, node);
+    smx_bitmixer_select(m, 1, smx_bitmatch_state(&b->match) * b->depth + d);
+    smx_bitmixer_select(m, 2, (known * BYTE_CLASSES + byte_class(c1)) * b->depth + d);
+    smx_bitmixer_select(m, 3, (uint32_t)c1 * b->depth + d);
+    smx_bitmixer_select(m, 4, b->evidence_set * b->depth + d);
+    smx_bitmixer_select2(m, d);
+    float st = smx_bitmixer_mix(m);
+    b->p_mix = m->p_out;
+
+    const uint64_t c2 = b->hist.c8 & 0xffff;
+    float a0 = smx_apm_refine(&b->apm[0], st, node);
+    float a1 = smx_apm_refine(&b->apm[1], st, apm_row(c1 + 0x100u, node));
+    float a2 = smx_apm_refine(&b->apm[2], st, apm_row(c2 + 0x20000u, node));
+    return 0.25f * b->p_mix + 0.25f * a0 + 0.25f * a1 + 0.25f * a2;
+}
+
+void smx_predictor_update(smx_predictor *b, uint32_t bit) {
+    smx_bitmixer_update(&b->mixer, bit);
+    for (uint32_t a = 0; a < SMX_PRED_APMS; a++) smx_apm_update(&b->apm[a], bit);
+    smx_bitmatch_update(&b->match, bit);
+    for (uint32_t f = 0; f < b->n_families; f++) smx_ctxmap_update(&b->map[f], bit);
+}
+
+void smx_predictor_end(smx_predictor *b, uint32_t tok) {
+    for (uint32_t f = 0; f < b->n_families; f++) smx_ctxmap_end(&b->map[f], tok);
+    uint32_t start = tok ? b->tok_end[tok - 1] : 0;
+    smx_history_push(&b->hist, tok, b->tok_bytes + start, b->tok_end[tok] - start);
+}

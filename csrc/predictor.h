@@ -1,0 +1,86 @@
+/* The binary stage: codes a token as the path to its leaf in a binary tree
+ * over the ids (most significant bit first) and predicts every bit on the
+ * way from
+ *   - the token-level mixture (tokenmix.h) and the SSM's own softmax, each
+ *     summed over the two children's ids and given as log-odds;
+ *   - the context model families (family.h), each a context map of hashed
+ *     contexts over the bytes, words, lines and tokens seen so far;
+ *   - the match model's token read bit by bit (model_match.h);
+ * mixed by a two-layer network (bitmixer.h) and refined by adaptive
+ * probability maps (apm.h).
+ *
+ * Which families run is a parameter (bin_models), so the ablation can
+ * switch each off; the file records it like every other parameter. */
+#ifndef SMX_PREDICTOR_H
+#define SMX_PREDICTOR_H
+
+#include <stdint.h>
+
+#include "apm.h"
+#include "bitmixer.h"
+#include "bitstate.h"
+#include "family.h"
+#include "history.h"
+#include "kernels.h"
+#include "model_match.h"
+#include "statesmix.h"
+
+#define SMX_MAX_FAMILIES 8
+#define SMX_PRED_APMS 3
+
+/* bin_models bits */
+#define SMX_BIN_ORDERS (1u << 0)
+#define SMX_BIN_WORDS (1u << 1)
+#define SMX_BIN_SPARSE (1u << 2)
+#define SMX_BIN_RECORDS (1u << 3)
+#define SMX_BIN_TOKENS (1u << 4)
+#define SMX_BIN_MATCH (1u << 5)
+#define SMX_BIN_ALL 0x3fu
+
+/* What the token-level stages tell the binary stage before a token's first bit. */
+typedef struct smx_token_guess {
+    int64_t match_tok;       /* -1: no match */
+    uint32_t match_len;
+    uint32_t match_bucket;
+    uint32_t top_tok;        /* the mixture's favourite */
+    uint32_t top_bucket;     /* 0..7, how sure it is */
+    uint32_t evidence_set;   /* the token mixer's weight set (n-gram evidence) */
+} smx_token_guess;
+
+typedef struct smx_predictor {
+    uint32_t vocab, depth, models;
+    const uint8_t *tok_bytes;    /* bytes of token i: tok_bytes[tok_end[i-1] .. tok_end[i]) */
+    const uint32_t *tok_end;
+    smx_states states;
+    smx_history hist;
+    uint32_t n_families;
+    const smx_family *family[SMX_MAX_FAMILIES];
+    smx_ctxmap map[SMX_MAX_FAMILIES];
+    uint32_t orders_map;         /* index of the orders family's map, or n_families */
+    smx_bitmatch match;
+    smx_bitmixer mixer;
+    smx_apm apm[SMX_PRED_APMS];
+    uint32_t n_inputs;
+    uint32_t evidence_set;
+    float p_mix;
+} smx_predictor;
+
+int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
+                       const uint8_t *tok_bytes, const uint32_t *tok_end);
+void smx_predictor_free(smx_predictor *b);
+uint64_t smx_predictor_memory(const smx_params *p);
+
+/* Before a token's first bit. */
+void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g);
+
+/* Probability that the bit at node (heap order, root 1; depth d) is a 1.
+ * st_mix and st_ssm: log-odds of a 1 under the token mixture and the SSM. */
+float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix, float st_ssm);
+
+/* Learns the bit that came. */
+void smx_predictor_update(smx_predictor *b, uint32_t bit);
+
+/* After a token's last bit. */
+void smx_predictor_end(smx_predictor *b, uint32_t tok);
+
+#endif
