@@ -6,7 +6,8 @@
  * weights, whose dot product with the inputs is that row's log-odds. The
  * second layer mixes the rows' log-odds with weights chosen by the tree
  * depth. Every row in use learns online from its own error, by gradient
- * descent on the coding cost: w += lr * (bit - p) * x.
+ * descent on the coding cost: w += lr * (bit - p) * x, faster while the
+ * row is new.
  *
  * Dot products go through the kernels' fixed summation order (kernels.h),
  * so the scalar and AVX2 paths agree bit for bit. */
@@ -27,6 +28,7 @@ typedef struct smx_bitmixer {
     uint32_t n_sel;
     uint32_t rows[SMX_MIX_SELECTORS];
     float *w[SMX_MIX_SELECTORS];   /* rows[s] x n */
+    uint32_t *uses[SMX_MIX_SELECTORS]; /* rows[s]: times each row has learned (capped) */
     uint32_t pick[SMX_MIX_SELECTORS];
     float st[SMX_MIX_SELECTORS], p[SMX_MIX_SELECTORS];
     uint32_t rows2;
@@ -53,6 +55,10 @@ static inline void smx_bitmixer_select2(smx_bitmixer *m, uint32_t r) { m->pick2 
 
 /* Mixes the inputs; returns the log-odds of a 1 (p_out = its probability). */
 float smx_bitmixer_mix(smx_bitmixer *m);
+
+/* d(st_out)/d(input i) at the last mix, through both layers (0 where a
+ * clamp was active): how much the output moves with that input. */
+float smx_bitmixer_slope(const smx_bitmixer *m, uint32_t i);
 
 /* Learns from the bit; clears the inputs for the next one. */
 void smx_bitmixer_update(smx_bitmixer *m, uint32_t bit);

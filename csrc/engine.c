@@ -57,6 +57,15 @@ struct smx_engine {
     float ex_sum;
     uint32_t *freq;  /* V */
     uint32_t total;
+    /* The current token's path through the id tree, for the SSM's gradient
+     * of the coded loss: each coded node's id ranges, the SSM's and the
+     * mixture's mass on either side, and d(cost)/d(log-odds) of both. */
+    struct {
+        uint32_t lo, mid, hi;
+        float ps_left, ps_right, q_left, q_right, g_ssm, g_mix;
+    } path[SMX_MAX_DEPTH];
+    uint32_t path_len;
+    float *dl;       /* V: scratch for the coded loss's gradient */
     smx_stats stats;
     int failed;
 };
@@ -98,6 +107,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->eps, 1e-30f, 1.0f), "eps must be in (0, 1]");
     REQUIRE(finite_in(p->clip, 1e-6f, 1e6f), "clip must be positive");
     REQUIRE(finite_in(p->label_smoothing, 0.0f, 0.5f), "label_smoothing must be in [0, 0.5]");
+    REQUIRE(finite_in(p->ssm_coded, 0.0f, 1.0f), "ssm_coded must be in [0, 1]");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -147,7 +157,7 @@ static int check_tokens(const smx_params *p, const uint32_t *tok_end, char *err,
 uint64_t smx_params_memory(const smx_params *p) {
     if (smx_params_check(p, NULL, 0)) return 0;
     uint64_t vp = (p->vocab + 7u) & ~7u;
-    uint64_t total = sizeof(smx_engine) + 4 * vp * sizeof(float);
+    uint64_t total = sizeof(smx_engine) + 5 * vp * sizeof(float);
     total += (uint64_t)p->vocab * (SMX_MAX_TOKEN_BYTES + sizeof(uint32_t)); /* token table, at most */
     total += smx_model_memory(p) + smx_ngram_memory(p) + smx_tokenmix_memory(p) + smx_match_memory(p);
     if (p->bin_bits) total += smx_predictor_memory(p);
@@ -177,9 +187,10 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
     e->mixed = calloc(Vp, sizeof(float));
     e->ex = calloc(Vp, sizeof(float));
     e->freq = calloc(Vp, sizeof(uint32_t));
+    e->dl = calloc(Vp, sizeof(float));
     e->tok_end = malloc(p->vocab * sizeof(uint32_t));
     e->tok_bytes = malloc(tok_end[p->vocab - 1]);
-    int ok = e->logits && e->mixed && e->ex && e->freq && e->tok_end && e->tok_bytes;
+    int ok = e->logits && e->mixed && e->ex && e->freq && e->dl && e->tok_end && e->tok_bytes;
     if (ok) {
         memcpy(e->tok_end, tok_end, p->vocab * sizeof(uint32_t));
         memcpy(e->tok_bytes, tok_bytes, tok_end[p->vocab - 1]);
@@ -196,7 +207,7 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
         if (mixer_ok) smx_tokenmix_free(&e->mixer);
         if (ngram_ok) smx_ngram_free(&e->ngram);
         if (model_ok) smx_model_free(&e->model);
-        free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->tok_end); free(e->tok_bytes);
+        free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->dl); free(e->tok_end); free(e->tok_bytes);
         free(e);
         set_err(err, errlen, "out of memory creating the model");
         return NULL;
@@ -212,7 +223,7 @@ void smx_engine_free(smx_engine *e) {
     smx_tokenmix_free(&e->mixer);
     smx_ngram_free(&e->ngram);
     smx_model_free(&e->model);
-    free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->tok_end); free(e->tok_bytes);
+    free(e->logits); free(e->mixed); free(e->ex); free(e->freq); free(e->dl); free(e->tok_end); free(e->tok_bytes);
     free(e);
 }
 
@@ -220,10 +231,11 @@ const char *smx_engine_isa(const smx_engine *e) { return e->k->name; }
 
 /* A token costs at most 4 bytes as one symbol (2^-24 floor), and in the
  * binary stage at most 16 bits (a tree over 2^16 ids) of at most 20 bits
- * each (BIT_P_FLOOR): 40 bytes. */
+ * each (BIT_P_FLOOR): 40 bytes. The container checks frames against the
+ * same bound (container.payload_bound). */
 #define BIT_P_FLOOR 16u /* of BIT_TOTAL: a bit costs at most 20 bits */
 #define BIT_TOTAL (1u << 24)
-size_t smx_encode_bound(size_t n) { return 40 * n + 16; }
+size_t smx_encode_bound(size_t n_tokens) { return 40 * n_tokens + 16; }
 
 void smx_engine_stats(const smx_engine *e, smx_stats *out) { *out = e->stats; }
 
@@ -236,7 +248,7 @@ static void *worker_main(void *arg) {
         while (!e->worker.busy && !e->worker.quit) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
         if (e->worker.quit) break;
         pthread_mutex_unlock(&e->worker.mu);
-        smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, e->grad_n);
+        smx_model_chunk_gradient(&e->model, e->model.prev, e->grad_n);
         pthread_mutex_lock(&e->worker.mu);
         e->worker.busy = 0;
         pthread_cond_broadcast(&e->worker.cv);
@@ -292,7 +304,7 @@ static void gradient_start(smx_engine *e, uint32_t n) {
         pthread_mutex_unlock(&e->worker.mu);
         return;
     }
-    smx_model_chunk_gradient(&e->model, e->model.prev, &e->p, n);
+    smx_model_chunk_gradient(&e->model, e->model.prev, n);
 }
 
 static void gradient_apply(smx_engine *e) {
@@ -347,6 +359,42 @@ static void predict(smx_engine *e) {
     e->total = total;
 }
 
+/* Replaces the SSM's probabilities at the current position by the gradient
+ * its training takes: ssm_coded of the coded loss's gradient (through the
+ * binary stage's path, or the mixture's softmax without it) and the rest
+ * of its own smoothed cross-entropy, averaged over the chunk. */
+static void ssm_dlogits(smx_engine *e, uint32_t tok) {
+    smx_model *m = &e->model;
+    const uint32_t V = e->p.vocab;
+    float *row = m->cur->probs + (size_t)e->chunk_pos * m->Vp; /* the SSM's probabilities */
+    const float scale = 1.0f / (float)e->p.chunk, r = e->p.ssm_coded;
+    if (r > 0.0f) {
+        const float inv_q = 1.0f / e->ex_sum;
+        float *dl = e->dl;
+        if (e->p.bin_bits) {
+            for (uint32_t v = 0; v < V; v++) dl[v] = 0.0f;
+            /* st = log(right mass) - log(left mass): d st / d z_v is v's
+             * share of its side's mass, + on the right and - on the left */
+            for (uint32_t i = 0; i < e->path_len; i++) {
+                const uint32_t lo = e->path[i].lo, mid = e->path[i].mid, hi = e->path[i].hi;
+                const float gs = e->path[i].g_ssm, gm = e->path[i].g_mix;
+                const float sl = gs / e->path[i].ps_left, sr = gs / e->path[i].ps_right;
+                const float ml = gm * inv_q / e->path[i].q_left, mr = gm * inv_q / e->path[i].q_right;
+                for (uint32_t v = lo; v < mid; v++) dl[v] = dl[v] - (row[v] * sl + e->ex[v] * ml);
+                for (uint32_t v = mid; v < hi; v++) dl[v] = dl[v] + (row[v] * sr + e->ex[v] * mr);
+            }
+        } else {
+            /* the token was coded with the mixture q = softmax(ssm + biases) */
+            for (uint32_t v = 0; v < V; v++) dl[v] = e->ex[v] * inv_q;
+            dl[tok] = dl[tok] - 1.0f;
+        }
+        smx_model_own_dlogits(m, row, tok, e->p.label_smoothing, scale * (1.0f - r), row);
+        for (uint32_t v = 0; v < V; v++) row[v] = row[v] + (scale * r) * dl[v];
+    } else {
+        smx_model_own_dlogits(m, row, tok, e->p.label_smoothing, scale, row);
+    }
+}
+
 /* Step 4. */
 static void learn(smx_engine *e, uint32_t tok) {
     smx_model *m = &e->model;
@@ -356,6 +404,7 @@ static void learn(smx_engine *e, uint32_t tok) {
         e->stats.coded_bits -= (double)smx_log((float)e->freq[tok] / (float)e->total) * 1.4426950408889634;
     }
 
+    ssm_dlogits(e, tok);
     m->cur->target[e->chunk_pos] = tok;
     smx_tokenmix_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
@@ -398,6 +447,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         .evidence_set = e->mixer.set,
     };
     smx_predictor_begin(b, &guess);
+    e->path_len = 0;
     uint32_t lo = 0, node = 1;
     for (uint32_t d = 0; d < D; d++) {
         uint32_t half = 1u << (D - 1 - d), mid = lo + half;
@@ -406,8 +456,10 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
             continue;
         }
         uint32_t hi = mid + half < V ? mid + half : V;
-        float st_tok = smx_log(sum_range(q, mid, hi)) - smx_log(sum_range(q, lo, mid));
-        float st_ssm = smx_log(sum_range(ps, mid, hi) + 1e-30f) - smx_log(sum_range(ps, lo, mid) + 1e-30f);
+        float q_left = sum_range(q, lo, mid), q_right = sum_range(q, mid, hi);
+        float ps_left = sum_range(ps, lo, mid) + 1e-30f, ps_right = sum_range(ps, mid, hi) + 1e-30f;
+        float st_tok = smx_log(q_right) - smx_log(q_left);
+        float st_ssm = smx_log(ps_right) - smx_log(ps_left);
         float p1 = smx_predictor_p(b, node, d, st_tok, st_ssm);
         uint32_t f1 = (uint32_t)(p1 * (float)BIT_TOTAL);
         if (f1 < BIT_P_FLOOR) f1 = BIT_P_FLOOR;
@@ -423,6 +475,18 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         float pb = bit ? p1 : 1.0f - p1;
         e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
+        float g_ssm, g_mix;
+        smx_predictor_input_grads(b, bit, &g_ssm, &g_mix);
+        e->path[e->path_len].lo = lo;
+        e->path[e->path_len].mid = mid;
+        e->path[e->path_len].hi = hi;
+        e->path[e->path_len].ps_left = ps_left;
+        e->path[e->path_len].ps_right = ps_right;
+        e->path[e->path_len].q_left = q_left;
+        e->path[e->path_len].q_right = q_right;
+        e->path[e->path_len].g_ssm = g_ssm;
+        e->path[e->path_len].g_mix = g_mix;
+        e->path_len++;
         smx_predictor_update(b, bit);
         node = 2 * node + bit;
         if (bit) lo = mid;

@@ -7,6 +7,14 @@ void smx_history_init(smx_history *h) { memset(h, 0, sizeof *h); }
 static int is_letter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
 
 static void push_byte(smx_history *h, uint8_t c) {
+    if (h->n) {
+        uint8_t c1 = (uint8_t)h->c8;
+        h->after1[c1] = (uint16_t)((h->after1[c1] << 8) | c);
+        if (h->n > 1) {
+            uint16_t c21 = (uint16_t)h->c8;
+            h->after2[c21] = (uint16_t)((h->after2[c21] << 8) | c);
+        }
+    }
     h->bytes[h->n % SMX_HISTORY_BYTES] = c;
     h->n++;
     h->c8 = (h->c8 << 8) | c;

@@ -23,6 +23,10 @@ typedef struct smx_history {
      * byte >= 128, so UTF-8 letters count) */
     uint64_t word[SMX_HISTORY_WORDS]; /* word[0]: hash of the current word so far (0 if none), then the words before */
     uint32_t word_len;                /* letters in the current word */
+    /* what followed each byte and each pair of bytes the last two times
+     * (the newer in the low byte): indirect contexts */
+    uint16_t after1[256];
+    uint16_t after2[65536];
     /* lines */
     uint64_t line_start;              /* position of the byte after the last '\n' */
     uint64_t prev_line_start;         /* same for the line before */

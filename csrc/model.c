@@ -364,16 +364,21 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
     }
 }
 
+void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t target, float smoothing,
+                           float scale, float *out) {
+    const float off = smoothing / (float)m->V;
+    const float on = 1.0f - smoothing;
+    for (uint32_t v = 0; v < m->V; v++) out[v] = (probs[v] - off) * scale;
+    out[target] = out[target] - on * scale;
+    for (size_t v = m->V; v < m->Vp; v++) out[v] = 0.0f;
+}
+
 /* Turns the SSM probabilities of n positions into d(mean smoothed CE)/dlogits. */
 static void probs_to_dlogits(const smx_model *m, smx_chunk *ch, uint32_t n, float smoothing) {
     const float inv_n = 1.0f / (float)n;
-    const float off = smoothing / (float)m->V;
-    const float on = 1.0f - smoothing;
     for (uint32_t t = 0; t < n; t++) {
         float *p = ch->probs + (size_t)t * m->Vp;
-        for (uint32_t v = 0; v < m->V; v++) p[v] = (p[v] - off) * inv_n;
-        p[ch->target[t]] -= on * inv_n;
-        for (size_t v = m->V; v < m->Vp; v++) p[v] = 0.0f;
+        smx_model_own_dlogits(m, p, ch->target[t], smoothing, inv_n, p);
     }
 }
 
@@ -394,8 +399,7 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
     }
 }
 
-void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n) {
-    probs_to_dlogits(m, ch, n, p->label_smoothing);
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
     memset(m->grad, 0, m->n_params * sizeof(float));
     smx_model_backward(m, ch, n);
 }
@@ -424,14 +428,17 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
     float *logits = m->scratch + SCRATCH_FIXED(m);
     for (uint32_t step = 0; step < steps; step++) {
         if (step > 0) {
-            /* Later steps see the updated weights: recompute the chunk. */
+            /* Later steps see the updated weights: recompute the chunk,
+             * and train it on its own cross-entropy (the coded loss is
+             * only known for the weights that coded it). */
             memcpy(m->h_live, ch->h_start, ns * sizeof(float));
             for (uint32_t t = 0; t < n; t++) {
                 forward_into(m, ch, t, ch->in_tok[t], logits);
                 smx_softmax(m->k, logits, ch->probs + (size_t)t * m->Vp, m->Vp, NULL);
             }
+            probs_to_dlogits(m, ch, n, p->label_smoothing);
         }
-        smx_model_chunk_gradient(m, ch, p, n);
+        smx_model_chunk_gradient(m, ch, n);
         smx_adam_step(m, p);
     }
     memcpy(m->h_live, m->h_saved, ns * sizeof(float));

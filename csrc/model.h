@@ -99,19 +99,26 @@ void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits);
 void smx_model_begin_chunk(smx_model *m);
 
 /* Trains on the first n positions of m->prev, the chunk just ended by
- * smx_model_next_chunk, with the given number of Adam steps, each re-running
- * its forward pass after the first; the live state is left as it was. */
+ * smx_model_next_chunk, with the given number of Adam steps: the first from
+ * the gradients the engine left in ch->probs, each later one re-running the
+ * forward pass on the chunk's own cross-entropy; the live state is left as it was. */
 void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
 
 /* Ends the current chunk of n positions: the next chunk's conv history is
  * taken from it, and it becomes m->prev while the next fills m->cur. */
 void smx_model_next_chunk(smx_model *m, uint32_t n);
 
-/* Backpropagates the smoothed cross-entropy of chunk ch's n positions into
- * m->grad (zeroed first), turning ch->probs into dlogits. Reads the
- * parameters and ch only, so it may run while the forward pass fills the
- * other chunk. */
-void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, const smx_params *p, uint32_t n);
+/* Backpropagates the loss gradients that ch->probs holds for its n
+ * positions (the engine replaces each position's probabilities by
+ * d loss / d logits once its token is coded) into m->grad, zeroed first.
+ * Reads the parameters and ch only, so it may run while the forward pass
+ * fills the other chunk. */
+void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n);
+
+/* out = scale * d(smoothed cross-entropy)/d logits for one position with
+ * SSM probabilities probs (out may be probs). */
+void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t target, float smoothing,
+                           float scale, float *out);
 
 /* Backpropagates d(loss)/d(logits), held in ch->probs for positions
  * 0..n-1, into m->grad (which the caller zeroes). */

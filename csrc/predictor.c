@@ -19,9 +19,14 @@
 #define APM_RATE 0.02f
 #define N_EVIDENCE_SETS ((SMX_MAX_ORDERS + 1) * SMX_MIX_CONF_BUCKETS)
 
-/* Every family the predictor knows, in bin_models bit order. */
-static const smx_family *const FAMILIES[] = {
-    &smx_family_orders, &smx_family_words, &smx_family_sparse, &smx_family_records, &smx_family_tokens,
+/* Every family the predictor knows, with its bin_models bit. */
+static const struct {
+    const smx_family *family;
+    uint32_t bit;
+} FAMILIES[] = {
+    {&smx_family_orders, SMX_BIN_ORDERS},   {&smx_family_words, SMX_BIN_WORDS},
+    {&smx_family_sparse, SMX_BIN_SPARSE},   {&smx_family_records, SMX_BIN_RECORDS},
+    {&smx_family_tokens, SMX_BIN_TOKENS},   {&smx_family_indirect, SMX_BIN_INDIRECT},
 };
 #define N_KNOWN_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 
@@ -52,7 +57,7 @@ static void selector_rows(uint32_t depth, uint32_t rows[5]) {
 static uint32_t count_inputs(const smx_params *p) {
     uint32_t n = IN_FAMILIES;
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
-        if (p->bin_models & (1u << f)) n += FAMILIES[f]->n_contexts * SMX_CTXMAP_INPUTS;
+        if (p->bin_models & FAMILIES[f].bit) n += FAMILIES[f].family->n_contexts * SMX_CTXMAP_INPUTS;
     return n;
 }
 
@@ -61,8 +66,8 @@ uint64_t smx_predictor_memory(const smx_params *p) {
     selector_rows(depth, rows);
     uint64_t total = smx_bitmixer_memory(count_inputs(p), N_SELECTORS, rows, depth);
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
-        if (p->bin_models & (1u << f)) {
-            uint32_t n = FAMILIES[f]->n_contexts;
+        if (p->bin_models & FAMILIES[f].bit) {
+            uint32_t n = FAMILIES[f].family->n_contexts;
             total += smx_ctxmap_memory(n, slot_bits(p, n), run_bits(p));
         }
     total += smx_bitmatch_memory(depth);
@@ -83,8 +88,8 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
     b->orders_map = SMX_MAX_FAMILIES;
     int ok = 1;
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES && ok; f++) {
-        if (!(p->bin_models & (1u << f))) continue;
-        const smx_family *fam = FAMILIES[f];
+        if (!(p->bin_models & FAMILIES[f].bit)) continue;
+        const smx_family *fam = FAMILIES[f].family;
         if (fam == &smx_family_orders) b->orders_map = b->n_families;
         b->family[b->n_families] = fam;
         ok = smx_ctxmap_init(&b->map[b->n_families], &b->states, fam->n_contexts, b->depth,
@@ -180,12 +185,20 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     smx_bitmixer_select2(m, d);
     float st = smx_bitmixer_mix(m);
     b->p_mix = m->p_out;
+    b->slope_ssm = (st_ssm > -SMX_STRETCH_MAX && st_ssm < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_SSM) : 0.0f;
+    b->slope_mix = (st_mix > -SMX_STRETCH_MAX && st_mix < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_MIX) : 0.0f;
 
     const uint64_t c2 = b->hist.c8 & 0xffff;
     float a0 = smx_apm_refine(&b->apm[0], st, node);
     float a1 = smx_apm_refine(&b->apm[1], st, apm_row(c1 + 0x100u, node));
     float a2 = smx_apm_refine(&b->apm[2], st, apm_row(c2 + 0x20000u, node));
-    return 0.25f * b->p_mix + 0.25f * a0 + 0.25f * a1 + 0.25f * a2;
+    return 0.25f * (b->p_mix + a0 + a1 + a2);
+}
+
+void smx_predictor_input_grads(const smx_predictor *b, uint32_t bit, float *g_ssm, float *g_mix) {
+    float err = b->p_mix - (float)bit; /* d(-log p(bit)) / d(st_out) */
+    *g_ssm = err * b->slope_ssm;
+    *g_mix = err * b->slope_mix;
 }
 
 void smx_predictor_update(smx_predictor *b, uint32_t bit) {

@@ -35,7 +35,8 @@
 #define SMX_BIN_RECORDS (1u << 3)
 #define SMX_BIN_TOKENS (1u << 4)
 #define SMX_BIN_MATCH (1u << 5)
-#define SMX_BIN_ALL 0x3fu
+#define SMX_BIN_INDIRECT (1u << 6)
+#define SMX_BIN_ALL 0x7fu
 
 /* What the token-level stages tell the binary stage before a token's first bit. */
 typedef struct smx_token_guess {
@@ -63,6 +64,7 @@ typedef struct smx_predictor {
     uint32_t n_inputs;
     uint32_t evidence_set;
     float p_mix;
+    float slope_ssm, slope_mix;  /* d st_out / d input at the last bit, 0 if clamped */
 } smx_predictor;
 
 int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
@@ -76,6 +78,11 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g);
 /* Probability that the bit at node (heap order, root 1; depth d) is a 1.
  * st_mix and st_ssm: log-odds of a 1 under the token mixture and the SSM. */
 float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix, float st_ssm);
+
+/* d(cost of the bit)/d(st_ssm) and d(...)/d(st_mix) once the bit is known
+ * (call before smx_predictor_update): the mixer's error times its slope,
+ * 0 where the input was clamped. They let the SSM learn from what is coded. */
+void smx_predictor_input_grads(const smx_predictor *b, uint32_t bit, float *g_ssm, float *g_mix);
 
 /* Learns the bit that came. */
 void smx_predictor_update(smx_predictor *b, uint32_t bit);

@@ -16,6 +16,7 @@
 #define SMX_MAX_ORDERS 12
 #define SMX_MAX_VOCAB 65536u
 #define SMX_MAX_TOKEN_BYTES 64u
+#define SMX_MAX_DEPTH 16u      /* bits of a token id */
 
 typedef struct smx_params {
     /* Mamba model */
@@ -33,6 +34,9 @@ typedef struct smx_params {
     uint32_t chunks_second;
     uint32_t steps_rest;     /* ... and for every chunk after that */
     float lr, beta1, beta2, eps, clip, label_smoothing;
+    float ssm_coded;         /* share of the SSM's training gradient taken from the coded
+                                loss (through the mixture and the binary stage); the rest
+                                is its own (smoothed) cross-entropy */
     uint32_t seed;
     /* n-gram logit biases */
     uint32_t n_orders;
@@ -80,7 +84,7 @@ void smx_engine_free(smx_engine *e);
 const char *smx_engine_isa(const smx_engine *e);
 
 /* Upper bound on the bytes smx_encode writes for n tokens. */
-size_t smx_encode_bound(size_t n);
+size_t smx_encode_bound(size_t n_tokens);
 
 /* Codes n tokens as one self-contained range-coder stream (one frame) and
  * learns from them. Returns bytes written, or -1 if a token id is out of

@@ -35,6 +35,7 @@ SOURCES = [
     "model_sparse.c",
     "model_records.c",
     "model_tokens.c",
+    "model_indirect.c",
     "model_match.c",
     "rangecoder.c",
     "kernels_scalar.c",

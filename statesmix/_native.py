@@ -24,7 +24,7 @@ def _to_c_params(p: Params):
     for name in (
         "vocab", "d_model", "d_inner", "d_state", "d_conv", "n_layers", "chunk",
         "steps_first", "chunks_first", "steps_second", "chunks_second", "steps_rest",
-        "lr", "beta1", "beta2", "eps", "clip", "label_smoothing", "seed", "n_orders",
+        "lr", "beta1", "beta2", "eps", "clip", "label_smoothing", "ssm_coded", "seed", "n_orders",
         "unigram_weight", "table_bits", "pool_limit", "mix_lr", "match_min_len", "match_weight",
         "bin_bits", "bin_lr", "bin_models",
     ):

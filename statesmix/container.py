@@ -66,8 +66,10 @@ class EndInfo:
 
 
 def payload_bound(n_tokens: int) -> int:
-    """Most payload bytes a valid frame of n_tokens can have (smx_encode_bound)."""
-    return 4 * n_tokens + 16
+    """Most payload bytes a valid frame of n_tokens can have: the formula of
+    smx_encode_bound (csrc/engine.c), at most 20 bits for each of at most 16
+    decisions per token."""
+    return 40 * n_tokens + 16
 
 
 def header_bytes(level: int, params: Params, vocab: Vocabulary) -> bytes:

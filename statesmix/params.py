@@ -39,6 +39,7 @@ _FIELDS: List[Tuple[str, str]] = [
     ("eps", "f"),
     ("clip", "f"),
     ("label_smoothing", "f"),
+    ("ssm_coded", "f"),
     ("seed", "u"),
     ("n_orders", "u"),
     ("orders", "u[]"),
@@ -56,8 +57,8 @@ _FIELDS: List[Tuple[str, str]] = [
 ]
 
 # Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
-BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH = (1 << i for i in range(6))
-BIN_ALL = 0x3F
+BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT = (1 << i for i in range(7))
+BIN_ALL = 0x7F
 
 PUBLISHED_ORDERS = (1, 2, 3, 4, 5, 6, 7, 15, 31)
 PUBLISHED_LAMBDA = (0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00)
@@ -86,6 +87,7 @@ class Params:
     eps: float = 1e-8
     clip: float = 5.0
     label_smoothing: float = 0.12
+    ssm_coded: float = 0.0
     seed: int = 1
     n_orders: int = len(PUBLISHED_ORDERS)
     orders: List[int] = field(default_factory=lambda: list(PUBLISHED_ORDERS))

@@ -94,3 +94,20 @@ def test_memory_is_known_before_allocating_and_grows_with_the_tables():
     # family's share rounded down to a power of two (so at least half)
     assert engine_memory(big) - engine_memory(small) > 16 * (1 << 20) * 22 // 2
     assert small.table_bytes() == engine_memory(small)
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_trained_on_the_coded_loss_round_trips(text, bin_bits):
+    tok = Tokenizer.train(text[:20_000], 384)
+    ids = tok.encode(text[:20_000])
+    base = Params(vocab=tok.vocab.size, n_layers=1, table_bits=12, pool_limit=1 << 16, bin_bits=bin_bits,
+                  chunks_first=2, chunks_second=2)
+    outputs = []
+    for coded in (0.0, 0.5):
+        p = base.replace(ssm_coded=coded)
+        payload = Engine(p, tok.vocab.pieces, threads=2).encode(ids)
+        decoded, used = Engine(p, tok.vocab.pieces, threads=1).decode(payload, len(ids))
+        assert used == len(payload) and np.array_equal(decoded, ids)
+        outputs.append(payload)
+    # the coded loss changes what the SSM learns, so the bytes differ
+    assert outputs[0] != outputs[1]
