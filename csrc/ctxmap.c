@@ -116,7 +116,7 @@ void smx_ctxmap_predict(smx_ctxmap *m, uint32_t node, uint32_t d, float *x) {
         m->group = group;
     }
     const uint32_t shift = m->depth - d;
-    uint32_t known = 0;
+    uint32_t known = 0, pattern = 0, p3 = 1;
     for (uint32_t i = 0; i < m->n; i++, x += SMX_CTXMAP_INPUTS) {
         uint8_t *cell = &m->slot[i]->state[local - 1];
         m->cell[i] = cell;
@@ -127,10 +127,12 @@ void smx_ctxmap_predict(smx_ctxmap *m, uint32_t node, uint32_t d, float *x) {
             x[0] = smx_stretch22(s, p);
             x[1] = ((float)p - (float)(1u << (SMX_P_BITS - 1))) * (2.0f / (float)(1u << SMX_P_BITS));
             known++;
+            pattern += p3 * ((s->n0[st] && s->n1[st]) ? 2u : 1u);
         } else {
             x[0] = 0.0f;
             x[1] = 0.0f;
         }
+        p3 *= 3;
         const smx_run *run = m->run[i];
         uint32_t tok_path = (uint32_t)run->tok | (1u << m->depth);
         if (run->count && (tok_path >> shift) == node) {
@@ -144,6 +146,7 @@ void smx_ctxmap_predict(smx_ctxmap *m, uint32_t node, uint32_t d, float *x) {
         }
     }
     m->known = known;
+    m->pattern = pattern;
 }
 
 void smx_ctxmap_update(smx_ctxmap *m, uint32_t bit) {

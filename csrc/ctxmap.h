@@ -59,6 +59,7 @@ typedef struct smx_ctxmap {
     uint32_t run_i[SMX_CTXMAP_MAX]; /* run map entries read, 0xffffffff: none */
     uint8_t *cell[SMX_CTXMAP_MAX];  /* the state byte read */
     uint32_t known;                 /* contexts whose state at this node is not empty */
+    uint32_t pattern;               /* sum of 3^i * (0 empty, 1 one bit value seen, 2 both) */
 } smx_ctxmap;
 
 /* slot_bits: log2 of the slots (at least 2); run_bits: log2 of the run entries. */

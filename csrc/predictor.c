@@ -12,11 +12,14 @@
 #define IN_MIX 1
 #define IN_SSM 2
 #define IN_MATCH 3
-#define IN_FAMILIES (IN_MATCH + SMX_BITMATCH_INPUTS)
+#define IN_DIRECT (IN_MATCH + SMX_BITMATCH_INPUTS)
+#define IN_FAMILIES (IN_DIRECT + SMX_DIRECT_INPUTS)
 
 #define BYTE_CLASSES 5
 #define APM_HASH_BITS 16
 #define APM_RATE 0.02f
+#define DIRECT_ORDER2_BITS 22
+#define ORDERS_PATTERNS 2187u  /* 3^7: the orders family's contexts, each empty, one-sided or mixed */
 #define N_EVIDENCE_SETS ((SMX_MAX_ORDERS + 1) * SMX_MIX_CONF_BUCKETS)
 
 /* Every family the predictor knows, with its bin_models bit. */
@@ -45,14 +48,16 @@ static uint32_t slot_bits(const smx_params *p, uint32_t n_contexts) {
 
 static uint32_t run_bits(const smx_params *p) { return p->bin_bits > 2 ? p->bin_bits - 2 : 1; }
 
-static void selector_rows(uint32_t depth, uint32_t rows[5]) {
+#define N_SELECTORS 7
+static void selector_rows(uint32_t depth, uint32_t rows[N_SELECTORS]) {
     rows[0] = 1u << depth;                       /* the tree node */
     rows[1] = (SMX_MATCH_BUCKETS + 1) * depth;   /* match state, depth */
     rows[2] = (SMX_CTXMAP_MAX + 1) * BYTE_CLASSES * depth; /* known orders, last byte's class, depth */
     rows[3] = 256 * depth;                       /* last byte, depth */
     rows[4] = N_EVIDENCE_SETS * depth;           /* token n-gram evidence, depth */
+    rows[5] = ORDERS_PATTERNS;                   /* what each order's context has seen at this node */
+    rows[6] = 8u << depth;                       /* recent mispredictions, the tree node */
 }
-#define N_SELECTORS 5
 
 static uint32_t count_inputs(const smx_params *p) {
     uint32_t n = IN_FAMILIES;
@@ -70,7 +75,7 @@ uint64_t smx_predictor_memory(const smx_params *p) {
             uint32_t n = FAMILIES[f].family->n_contexts;
             total += smx_ctxmap_memory(n, slot_bits(p, n), run_bits(p));
         }
-    total += smx_bitmatch_memory(depth);
+    total += smx_bitmatch_memory(depth) + smx_direct_memory(depth, DIRECT_ORDER2_BITS);
     total += smx_apm_memory(1u << depth) + 2 * smx_apm_memory(1u << APM_HASH_BITS);
     return total;
 }
@@ -97,6 +102,7 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
         if (ok) b->n_families++;
     }
     ok = ok && smx_bitmatch_init(&b->match, &b->states, b->depth) == 0;
+    ok = ok && smx_direct_init(&b->direct, &b->states, b->depth, DIRECT_ORDER2_BITS) == 0;
 
     b->n_inputs = count_inputs(p);
     float *init = calloc(b->n_inputs, sizeof(float));
@@ -126,6 +132,7 @@ void smx_predictor_free(smx_predictor *b) {
     smx_bitmatch_free(&b->match);
     smx_bitmixer_free(&b->mixer);
     for (uint32_t a = 0; a < SMX_PRED_APMS; a++) smx_apm_free(&b->apm[a]);
+    smx_direct_free(&b->direct);
     memset(b, 0, sizeof *b);
 }
 
@@ -147,6 +154,7 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     else
         smx_bitmatch_begin(&b->match, -1, 0, 0);
     b->evidence_set = g->evidence_set < N_EVIDENCE_SETS ? g->evidence_set : N_EVIDENCE_SETS - 1;
+    smx_direct_begin(&b->direct, &b->hist);
 }
 
 static uint32_t byte_class(uint8_t c) {
@@ -169,6 +177,7 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     x[IN_MIX] = clampf(st_mix, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
     x[IN_SSM] = clampf(st_ssm, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
     smx_bitmatch_predict(&b->match, node, d, x + IN_MATCH);
+    smx_direct_predict(&b->direct, node, x + IN_DIRECT);
     float *xf = x + IN_FAMILIES;
     for (uint32_t f = 0; f < b->n_families; f++) {
         smx_ctxmap_predict(&b->map[f], node, d, xf);
@@ -182,6 +191,11 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     smx_bitmixer_select(m, 2, (known * BYTE_CLASSES + byte_class(c1)) * b->depth + d);
     smx_bitmixer_select(m, 3, (uint32_t)c1 * b->depth + d);
     smx_bitmixer_select(m, 4, b->evidence_set * b->depth + d);
+    smx_bitmixer_select(m, 5, b->orders_map < b->n_families ? b->map[b->orders_map].pattern % ORDERS_PATTERNS : 0);
+    /* whether the last bit, the 7 before and the 8 before those were mispredicted */
+    const uint32_t ms = b->misses;
+    const uint32_t missed = (ms & 1u) | ((ms & 0xfeu) != 0) << 1 | ((ms & 0xff00u) != 0) << 2;
+    smx_bitmixer_select(m, 6, (missed << b->depth) | node);
     smx_bitmixer_select2(m, d);
     float st = smx_bitmixer_mix(m);
     b->p_mix = m->p_out;
@@ -192,7 +206,8 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     float a0 = smx_apm_refine(&b->apm[0], st, node);
     float a1 = smx_apm_refine(&b->apm[1], st, apm_row(c1 + 0x100u, node));
     float a2 = smx_apm_refine(&b->apm[2], st, apm_row(c2 + 0x20000u, node));
-    return 0.25f * (b->p_mix + a0 + a1 + a2);
+    b->p_final = 0.25f * (b->p_mix + a0 + a1 + a2);
+    return b->p_final;
 }
 
 void smx_predictor_input_grads(const smx_predictor *b, uint32_t bit, float *g_ssm, float *g_mix) {
@@ -202,6 +217,8 @@ void smx_predictor_input_grads(const smx_predictor *b, uint32_t bit, float *g_ss
 }
 
 void smx_predictor_update(smx_predictor *b, uint32_t bit) {
+    smx_direct_update(&b->direct, bit);
+    b->misses = ((b->misses << 1) | ((b->p_final >= 0.5f) != (bit != 0))) & 0xffffu;
     smx_bitmixer_update(&b->mixer, bit);
     for (uint32_t a = 0; a < SMX_PRED_APMS; a++) smx_apm_update(&b->apm[a], bit);
     smx_bitmatch_update(&b->match, bit);

@@ -6,6 +6,7 @@
  *   - the context model families (family.h), each a context map of hashed
  *     contexts over the bytes, words, lines and tokens seen so far;
  *   - the match model's token read bit by bit (model_match.h);
+ *   - direct adaptive probabilities for byte orders 0-2 (model_direct.h);
  * mixed by a two-layer network (bitmixer.h) and refined by adaptive
  * probability maps (apm.h).
  *
@@ -22,6 +23,7 @@
 #include "family.h"
 #include "history.h"
 #include "kernels.h"
+#include "model_direct.h"
 #include "model_match.h"
 #include "statesmix.h"
 
@@ -63,6 +65,9 @@ typedef struct smx_predictor {
     smx_apm apm[SMX_PRED_APMS];
     uint32_t n_inputs;
     uint32_t evidence_set;
+    smx_direct direct;
+    uint32_t misses;             /* whether each of the last 16 bits was mispredicted, newest lowest */
+    float p_final;
     float p_mix;
     float slope_ssm, slope_mix;  /* d st_out / d input at the last bit, 0 if clamped */
 } smx_predictor;

@@ -37,6 +37,7 @@ SOURCES = [
     "model_tokens.c",
     "model_indirect.c",
     "model_match.c",
+    "model_direct.c",
     "rangecoder.c",
     "kernels_scalar.c",
     "kernels_avx2.c",
