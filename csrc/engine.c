@@ -39,11 +39,12 @@ struct smx_engine {
     uint32_t prev_tok;
     uint32_t chunk_pos;
     uint64_t chunks_done;
-    /* Training pipeline: the gradient of the chunk just predicted is
-     * computed while the next chunk is predicted (on the worker thread when
-     * there are two or more threads, else at once: same numbers either
-     * way) and applied at the next chunk boundary. */
-    int grad_pending;      /* a gradient waits to be applied */
+    /* Training pipeline: the gradient of the chunk just predicted, and the
+     * Adam step it makes, are computed into the model's next parameters
+     * while the next chunk is predicted (on the worker thread when there
+     * are two or more threads, else at once: same numbers either way); the
+     * new parameters take over at the next chunk boundary. */
+    int grad_pending;      /* new parameters wait to take over */
     uint32_t grad_n;       /* positions in the chunk it is computed from */
     struct {
         pthread_t thread;
@@ -249,6 +250,7 @@ static void *worker_main(void *arg) {
         if (e->worker.quit) break;
         pthread_mutex_unlock(&e->worker.mu);
         smx_model_chunk_gradient(&e->model, e->model.prev, e->grad_n);
+        smx_adam_step_aside(&e->model, &e->p);
         pthread_mutex_lock(&e->worker.mu);
         e->worker.busy = 0;
         pthread_cond_broadcast(&e->worker.cv);
@@ -292,8 +294,9 @@ static void worker_stop(smx_engine *e) {
     e->worker.started = 0;
 }
 
-/* Computes the gradient of m->prev: on the worker if there is one (or one
- * can be started), else right here. */
+/* Computes the gradient of m->prev and the Adam step it makes, into the
+ * model's next parameters: on the worker if there is one (or one can be
+ * started), else right here. */
 static void gradient_start(smx_engine *e, uint32_t n) {
     e->grad_n = n;
     e->grad_pending = 1;
@@ -305,12 +308,13 @@ static void gradient_start(smx_engine *e, uint32_t n) {
         return;
     }
     smx_model_chunk_gradient(&e->model, e->model.prev, n);
+    smx_adam_step_aside(&e->model, &e->p);
 }
 
 static void gradient_apply(smx_engine *e) {
     if (!e->grad_pending) return;
     worker_wait(e);
-    smx_adam_step(&e->model, &e->p);
+    smx_model_swap_params(&e->model);
     e->grad_pending = 0;
 }
 

@@ -404,6 +404,15 @@ void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
     smx_model_backward(m, ch, n);
 }
 
+void smx_model_swap_params(smx_model *m) {
+    float *t = m->theta;
+    m->theta = m->theta_next;
+    m->theta_next = t;
+    t = m->a_neg;
+    m->a_neg = m->a_neg_next;
+    m->a_neg_next = t;
+}
+
 void smx_model_next_chunk(smx_model *m, uint32_t n) {
     const uint32_t DI = m->DI, DC = m->DC;
     smx_chunk *cur = m->cur, *next = m->prev;
@@ -528,6 +537,8 @@ static void layout(smx_model *m, arena *a) {
     m->adam_m = take(a, off);
     m->adam_v = take(a, off);
     m->a_neg = take(a, NL * DI * DS);
+    m->theta_next = take(a, off);
+    m->a_neg_next = take(a, NL * DI * DS);
     m->h_live = take(a, NL * DI * DS);
     m->h_saved = take(a, NL * DI * DS);
     for (int i = 0; i < 2; i++) {

@@ -65,6 +65,10 @@ typedef struct smx_model {
     size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
     smx_layer_offsets L[SMX_MAX_LAYERS];
     float *a_neg;          /* NL x DS x DI: -exp(A_log), refreshed after each update */
+    /* The next parameters: the worker thread writes an Adam step here while
+     * the forward pass reads theta and a_neg; the two are swapped at the
+     * chunk boundary (smx_model_swap_params). */
+    float *theta_next, *a_neg_next;
 
     /* Recurrent state; h_live advances token by token. */
     float *h_live;         /* NL x DS x DI */
@@ -103,6 +107,9 @@ void smx_model_begin_chunk(smx_model *m);
  * the gradients the engine left in ch->probs, each later one re-running the
  * forward pass on the chunk's own cross-entropy; the live state is left as it was. */
 void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32_t steps);
+
+/* Makes the parameters written by smx_adam_step_aside the current ones. */
+void smx_model_swap_params(smx_model *m);
 
 /* Ends the current chunk of n positions: the next chunk's conv history is
  * taken from it, and it becomes m->prev while the next fills m->cur. */
