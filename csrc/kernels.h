@@ -30,6 +30,15 @@ typedef struct smx_kernels {
                     float *sum_ex, float *sum_ex_z);
     /* y[i] = smx_exp(x[i]) */
     void (*exp_array)(const float *x, float *y, size_t n);
+    /* y[i] = smx_exp(x[i] * w[i]) */
+    void (*exp_mul)(const float *x, const float *w, float *y, size_t n);
+    /* y[i] = smx_silu(x[i]) = x[i] * (1 / (1 + smx_exp(-x[i]))) */
+    void (*silu)(const float *x, float *y, size_t n);
+    /* The selective scan of one position: for each state j, in order, and
+     * each channel i < n: h = decay[j][i] * h_live[j][i] + B[j] * u[i];
+     * h_live[j][i] = h_out[j][i] = h; y[i] += C[j] * h. Rows are n apart. */
+    void (*scan)(const float *decay, float *h_live, float *h_out, const float *u, const float *B,
+                 const float *C, float *y, size_t n, size_t states);
     float (*max)(const float *x, size_t n);
     float (*dot)(const float *a, const float *b, size_t n);
     float (*sumsq)(const float *x, size_t n);

@@ -98,6 +98,48 @@ AVX2 static void exp_array_avx2(const float *x, float *y, size_t n) {
     for (; i < n; i++) y[i] = smx_exp(x[i]);
 }
 
+AVX2 static void exp_mul_avx2(const float *x, const float *w, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, exp8(_mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(w + i))));
+    for (; i < n; i++) y[i] = smx_exp(x[i] * w[i]);
+}
+
+AVX2 static void silu_avx2(const float *x, float *y, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 e = exp8(_mm256_xor_ps(v, sign)); /* exp(-x): the sign flip is exact */
+        __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, s));
+    }
+    for (; i < n; i++) y[i] = smx_silu(x[i]);
+}
+
+AVX2 static void scan_avx2(const float *decay, float *h_live, float *h_out, const float *u, const float *B,
+                           const float *C, float *y, size_t n, size_t states) {
+    for (size_t j = 0; j < states; j++) {
+        const float *d = decay + j * n;
+        float *hl = h_live + j * n, *ho = h_out + j * n;
+        const __m256 bj = _mm256_set1_ps(B[j]), cj = _mm256_set1_ps(C[j]);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 h = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(hl + i)),
+                                     _mm256_mul_ps(bj, _mm256_loadu_ps(u + i)));
+            _mm256_storeu_ps(hl + i, h);
+            _mm256_storeu_ps(ho + i, h);
+            _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(cj, h)));
+        }
+        for (; i < n; i++) {
+            float h = d[i] * hl[i] + B[j] * u[i];
+            hl[i] = h;
+            ho[i] = h;
+            y[i] = y[i] + C[j] * h;
+        }
+    }
+}
+
 AVX2 static float max_avx2(const float *x, size_t n) {
     /* max is exact, so any order gives the scalar answer. */
     __m256 m = _mm256_set1_ps(-3.0e38f);
@@ -216,6 +258,9 @@ const smx_kernels smx_kernels_avx2 = {
     .head_forward = head_forward_avx2,
     .exp_sum = exp_sum_avx2,
     .exp_array = exp_array_avx2,
+    .exp_mul = exp_mul_avx2,
+    .silu = silu_avx2,
+    .scan = scan_avx2,
     .max = max_avx2,
     .dot = dot_avx2,
     .sumsq = sumsq_avx2,

@@ -42,6 +42,29 @@ static void exp_array_scalar(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = smx_exp(x[i]);
 }
 
+static void exp_mul_scalar(const float *x, const float *w, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_exp(x[i] * w[i]);
+}
+
+static void silu_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_silu(x[i]);
+}
+
+static void scan_scalar(const float *decay, float *h_live, float *h_out, const float *u, const float *B,
+                        const float *C, float *y, size_t n, size_t states) {
+    for (size_t j = 0; j < states; j++) {
+        const float *d = decay + j * n;
+        float *hl = h_live + j * n, *ho = h_out + j * n;
+        const float bj = B[j], cj = C[j];
+        for (size_t i = 0; i < n; i++) {
+            float h = d[i] * hl[i] + bj * u[i];
+            hl[i] = h;
+            ho[i] = h;
+            y[i] = y[i] + cj * h;
+        }
+    }
+}
+
 static float max_scalar(const float *x, size_t n) {
     float m = -3.0e38f;
     for (size_t i = 0; i < n; i++) m = (x[i] > m) ? x[i] : m;
@@ -98,6 +121,9 @@ const smx_kernels smx_kernels_scalar = {
     .head_forward = head_forward_scalar,
     .exp_sum = exp_sum_scalar,
     .exp_array = exp_array_scalar,
+    .exp_mul = exp_mul_scalar,
+    .silu = silu_scalar,
+    .scan = scan_scalar,
     .max = max_scalar,
     .dot = dot_scalar,
     .sumsq = sumsq_scalar,

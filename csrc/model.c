@@ -172,7 +172,7 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
         const float *w = cw + (size_t)kk * DI;
         for (uint32_t i = 0; i < DI; i++) xc[i] = xc[i] + w[i] * src[i];
     }
-    for (uint32_t i = 0; i < DI; i++) a[i] = smx_silu(xc[i]);
+    k->silu(xc, a, DI);
 
     float *bcs = c->bcs + (size_t)pos * NB;
     matvec(k, th + o->w_x, a, bcs, NB, DI);
@@ -190,9 +190,7 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     const size_t ns = (size_t)DI * DS;
     float *decay = c->decay + (size_t)pos * ns;
     const float *a_neg = m->a_neg + (size_t)l * ns;
-    for (uint32_t j = 0; j < DS; j++)
-        for (uint32_t i = 0; i < DI; i++) decay[j * DI + i] = dt[i] * a_neg[j * DI + i];
-    k->exp_array(decay, decay, ns);
+    for (uint32_t j = 0; j < DS; j++) k->exp_mul(dt, a_neg + (size_t)j * DI, decay + (size_t)j * DI, DI);
 
     float *h_live = m->h_live + (size_t)l * ns;
     float *h = c->h + (size_t)pos * ns;
@@ -203,21 +201,11 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
         dta[i] = dt[i] * a[i];
         y[i] = 0.0f;
     }
-    for (uint32_t j = 0; j < DS; j++) {
-        const float bj = B[j], cj = C[j];
-        float *hl = h_live + (size_t)j * DI, *hc = h + (size_t)j * DI;
-        const float *dj = decay + (size_t)j * DI;
-        for (uint32_t i = 0; i < DI; i++) {
-            float hv = dj[i] * hl[i] + bj * dta[i];
-            hl[i] = hv;
-            hc[i] = hv;
-            y[i] = y[i] + cj * hv;
-        }
-    }
+    k->scan(decay, h_live, h, dta, B, C, y, DI, DS);
     const float *d_skip = th + o->d_skip;
+    k->silu(z, gate, DI);
     for (uint32_t i = 0; i < DI; i++) {
         y[i] = y[i] + d_skip[i] * a[i];
-        gate[i] = smx_silu(z[i]);
         g[i] = y[i] * gate[i];
     }
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from .api import _compress, decompress
-from .params import DEFAULT_LEVEL, Params
+from .params import (BIN_INDIRECT, BIN_MATCH, BIN_ORDERS, BIN_RECORDS, BIN_SPARSE, BIN_TOKENS, BIN_WORDS,
+                     DEFAULT_LEVEL, Params)
 
 
 @dataclass
 class Variant:
+    key: str
     name: str
     adjust: Callable[[Params], Params]
     vocab_size: Optional[int] = None  # None: the level's choice
@@ -37,17 +39,50 @@ def _ngrams_fixed(p: Params) -> Params:
     return p.replace(mix_lr=0.0, match_min_len=0, bin_bits=0)
 
 
-VARIANTS: List[Variant] = [
-    Variant("SSM alone", _bare),
-    Variant("n-grams alone (SSM frozen at its initial weights, fixed mixing)",
-            lambda p: _ngrams_fixed(p).replace(lr=0.0)),
-    Variant("SSM + n-grams, fixed mixing weights", _ngrams_fixed),
-    Variant("+ mixing weights learned online", lambda p: p.replace(match_min_len=0, bin_bits=0)),
-    Variant("+ match model", lambda p: p.replace(bin_bits=0)),
-    Variant("+ binary context mixing stage (= the level)", lambda p: p),
-    Variant("the level with the SSM frozen at its initial weights", lambda p: p.replace(lr=0.0)),
-    Variant("the level with a 4096-token vocabulary", lambda p: p, vocab_size=4096),
+def _families(*bits: int) -> Callable[[Params], Params]:
+    """The level with only the given bit-model families in its binary stage."""
+    models = 0
+    for b in bits:
+        models |= b
+    return lambda p: p.replace(bin_models=models)
+
+
+# The binary stage's families, switched on one at a time in this order.
+_STAGES = [
+    ("orders", "byte orders 0-6", BIN_ORDERS),
+    ("words", "words", BIN_WORDS),
+    ("sparse", "sparse bytes", BIN_SPARSE),
+    ("records", "line columns", BIN_RECORDS),
+    ("tokens", "token ids and the token stages' guesses", BIN_TOKENS),
+    ("indirect", "indirect contexts", BIN_INDIRECT),
+    ("bitmatch", "the match model read bit by bit (= the level)", BIN_MATCH),
 ]
+
+
+def _variants() -> List[Variant]:
+    rows = [
+        Variant("ssm", "SSM alone", _bare),
+        Variant("ngrams", "n-grams alone (SSM frozen at its initial weights, fixed mixing)",
+                lambda p: _ngrams_fixed(p).replace(lr=0.0)),
+        Variant("fixed", "SSM + n-grams, fixed mixing weights", _ngrams_fixed),
+        Variant("mixing", "+ mixing weights learned online", lambda p: p.replace(match_min_len=0, bin_bits=0)),
+        Variant("match", "+ match model", lambda p: p.replace(bin_bits=0)),
+    ]
+    bits: List[int] = []
+    for key, label, bit in _STAGES:
+        bits.append(bit)
+        prefix = "+ binary stage: " if len(bits) == 1 else "+ "
+        rows.append(Variant(key, prefix + label, _families(*bits)))
+    rows += [
+        Variant("frozen", "the level with the SSM frozen at its initial weights", lambda p: p.replace(lr=0.0)),
+        Variant("no-ngrams", "the level without token n-grams", lambda p: p.replace(
+            n_orders=0, orders=[], lambda_=[], alpha=[])),
+        Variant("bytes", "the level with a 256-id vocabulary (bytes)", lambda p: p, vocab_size=256),
+    ]
+    return rows
+
+
+VARIANTS: List[Variant] = _variants()
 
 
 @dataclass
@@ -58,9 +93,11 @@ class Row:
     roundtrip: bool
 
 
-def run(data: bytes, level: int, threads: int = 0) -> List[Row]:
+def run(data: bytes, level: int, threads: int = 0, only: Optional[List[str]] = None) -> List[Row]:
     rows: List[Row] = []
     for v in VARIANTS:
+        if only and v.key not in only:
+            continue
         print(f"[ablation] {v.name}...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         blob = _compress(data, level, threads, vocab_size=v.vocab_size, adjust=v.adjust)
@@ -89,10 +126,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--size", type=int, default=1_000_000, help="bytes of the input to use (default 1000000)")
     ap.add_argument("-l", "--level", type=int, default=DEFAULT_LEVEL, help="level whose parameters are ablated")
     ap.add_argument("-T", "--threads", type=int, default=0, help="threads (0 = all cores)")
+    ap.add_argument("--only", help="comma-separated rows to run (of: %s)" % ", ".join(v.key for v in VARIANTS))
     args = ap.parse_args(argv)
+    only = args.only.split(",") if args.only else None
+    if only:
+        unknown = [k for k in only if k not in {v.key for v in VARIANTS}]
+        if unknown:
+            ap.error("unknown rows: " + ", ".join(unknown))
     with open(find_data(args.data), "rb") as f:
         data = f.read(args.size)
-    rows = run(data, args.level, args.threads)
+    rows = run(data, args.level, args.threads, only)
     print(f"Ablation on the first {len(data):,} bytes, level {args.level}:\n")
     print(table(rows, len(data)))
     return 0 if all(r.roundtrip for r in rows) else 1

@@ -78,5 +78,16 @@ def test_ablation_rows_are_real_files(tmp_path, capsys, text):
         assert cells[0] == v.name and cells[-1] == "exact"
         sizes[v.name] = int(cells[1].replace(",", ""))
     # the components are really switched: the full level beats the SSM alone
-    assert sizes["+ binary context mixing stage (= the level)"] < sizes["SSM alone"]
+    assert sizes["+ the match model read bit by bit (= the level)"] < sizes["SSM alone"]
     assert len(set(sizes.values())) > 3
+
+
+def test_ablation_runs_chosen_rows(tmp_path, capsys, text):
+    data = tmp_path / "small"
+    data.write_bytes(text[:30_000])
+    code = benchmark.main(["--ablation", "--data", str(data), "--size", "20000", "-l", "1", "--only", "ssm,frozen"])
+    assert code == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and "configuration" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "SSM alone", "the level with the SSM frozen at its initial weights"]
