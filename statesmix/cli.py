@@ -4,7 +4,7 @@
     statesmix decompress FILE.smx... writes FILE
     statesmix test FILE.smx...      decodes and verifies, writes nothing
     statesmix info FILE.smx...      prints the header
-    statesmix bench                 runs the enwik8 benchmark (bench/)
+    statesmix bench                 runs the benchmark (bench/README.md)
 
 ``-`` or no FILE means stdin/stdout. Output is written to a temporary file
 beside the target and renamed into place only on success, so an error or
@@ -336,7 +336,7 @@ def info(files):
               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def bench(ctx):
-    """Run the enwik8 benchmark against xz, bzip2, zstd and gzip (--help for its options)."""
+    """Benchmark on enwik8 or on a set (--corpus, --shapes, --small) against xz, zstd, zpaq, PPMd (--help)."""
     from .benchmark import run_cli
 
     sys.exit(run_cli(ctx.args))

@@ -21,14 +21,33 @@ import numpy as np
 
 from .errors import StatesmixError
 
-# GPT-2 style pre-tokenization: words with their leading space, numbers,
-# runs of punctuation, runs of whitespace. Pieces only ever split the text.
-_PRETOKENIZE = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 MAX_TOKEN_BYTES = 64
 MAX_VOCAB = 65536
+# GPT-2 style pre-tokenization: words with their leading space, numbers,
+# runs of punctuation, runs of whitespace. Pieces only ever split the text.
+# Every alternative is bounded so that no piece is longer than the longest
+# token (a space and 63 more, or 64 without the space). BPE training time
+# grows faster than linearly with the length of a piece (100 KB, 200 KB,
+# 300 KB of zeros as one piece: 6 s, 33 s, 81 s), and a run without
+# whitespace (zeros, '-', a genome) would otherwise be one piece as long as
+# the input. Bounded, a run of one byte becomes pieces of 64 bytes, which six
+# merges turn into one token each. Training and encoding use this same
+# pre-tokenizer, so they cut every input alike and both stay linear.
+_PRETOKENIZE = (
+    r"""'(?:[sdmt]|ll|ve|re)"""
+    r"""| \p{L}{1,63}|\p{L}{1,64}"""
+    r"""| \p{N}{1,63}|\p{N}{1,64}"""
+    r"""| [^\s\p{L}\p{N}]{1,63}|[^\s\p{L}\p{N}]{1,64}"""
+    r"""|\s{1,64}(?!\S)|\s{1,64}"""
+)
 # Training memory grows with the sample (about 130 MB for 1 MB, 370 MB for
-# 4 MB): the first megabyte bounds it, and is what a stream trains on too.
+# 4 MB), so training sees at most this much: all of a smaller input, else
+# _TRAIN_BLOCKS blocks spread evenly from its start to its end, so that a
+# file whose first megabyte is unlike the rest (zeros, then text) still
+# gets merges for all of it. A stream trains on what the Compressor has
+# buffered (its first megabyte).
 _TRAIN_SAMPLE = 1 << 20
+_TRAIN_BLOCKS = 64
 # Encode in pieces of about this many bytes, cut after a newline.
 _ENCODE_PIECE = 64 << 10
 
@@ -121,6 +140,22 @@ class Vocabulary:
         return cls(tokens)
 
 
+def training_sample(data) -> List[bytes]:
+    """What the tokenizer trains on: data itself up to _TRAIN_SAMPLE bytes,
+    else _TRAIN_BLOCKS equal blocks of _TRAIN_SAMPLE bytes in all, the first
+    at the start of data, the last at its end, the rest evenly between.
+    Deterministic: it depends only on the data. Each block is trained as a
+    separate text, so no piece spans two blocks."""
+    n = len(data)
+    if n <= _TRAIN_SAMPLE:
+        return [bytes(data)]
+    size = _TRAIN_SAMPLE // _TRAIN_BLOCKS
+    last = n - size
+    starts = [last * i // (_TRAIN_BLOCKS - 1) for i in range(_TRAIN_BLOCKS)]
+    view = memoryview(data)
+    return [bytes(view[s : s + size]) for s in starts]
+
+
 class Tokenizer:
     """A trained BPE: encodes bytes to ids; its Vocabulary decodes them."""
 
@@ -131,10 +166,9 @@ class Tokenizer:
 
     @classmethod
     def train(cls, data: bytes, vocab_size: int) -> "Tokenizer":
-        """Learns up to vocab_size - 256 merges from data (at most its first 1 MB)."""
+        """Learns up to vocab_size - 256 merges from data (from about 1 MB of it: training_sample())."""
         vocab_size = max(256, min(int(vocab_size), MAX_VOCAB))
-        sample = bytes(data[:_TRAIN_SAMPLE])
-        if vocab_size == 256 or len(sample) < 2:
+        if vocab_size == 256 or len(data) < 2:
             return cls(Vocabulary([]))
         from tokenizers import Regex, Tokenizer as HFTokenizer, models, pre_tokenizers, trainers
 
@@ -146,9 +180,12 @@ class Tokenizer:
             initial_alphabet=[chr(i) for i in range(256)],
             show_progress=False,
             special_tokens=[],
-            max_token_length=MAX_TOKEN_BYTES,
+            # tokenizers keeps a merge only if it is shorter than this
+            # (0.23: 64 gives tokens of at most 63 bytes); the pieces bound
+            # tokens to MAX_TOKEN_BYTES whatever a version does here.
+            max_token_length=MAX_TOKEN_BYTES + 1,
         )
-        hf.train_from_iterator([sample.decode("latin-1")], trainer=trainer)
+        hf.train_from_iterator([b.decode("latin-1") for b in training_sample(data)], trainer=trainer)
         hf_vocab = hf.get_vocab()
         tokens = sorted(t.encode("latin-1") for t in hf_vocab if len(t) > 1)
         vocab = Vocabulary(tokens)

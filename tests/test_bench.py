@@ -1,5 +1,6 @@
 """The benchmark harness on a tiny input, so it does not rot."""
 
+import importlib.util
 import json
 import shutil
 
@@ -26,6 +27,14 @@ def test_harness_tiny_input(tmp_path, capsys, text):
     assert {"statesmix -1", "copy"} <= names
     if shutil.which("xz"):
         assert "xz -9e" in names
+    for module, tools in (("zpaq", {"zpaq -m4", "zpaq -m5"}), ("pyppmd", {"PPMd o6", "PPMd o8"})):
+        if importlib.util.find_spec(module):
+            assert tools <= names
+    if {"zpaq -m5", "xz -9e"} <= names:  # every row is a ratio to both, each 1 against itself
+        assert "| 12,000 | zpaq -m5 |" in table
+        zpaq_row = next(line for line in table.splitlines() if line.startswith("| 12,000 | zpaq -m5 |"))
+        xz_row = next(line for line in table.splitlines() if line.startswith("| 12,000 | xz -9e |"))
+        assert zpaq_row.split("|")[6].strip() == "1.000" and xz_row.split("|")[5].strip() == "1.000"
     for r in rows:
         assert r["roundtrip"] and r["bytes"] > 0 and r["compress_s"] > 0 and r["compress_peak_mb"] > 0
     smx = [r for r in rows if r["compressor"] == "statesmix -1"]
@@ -91,3 +100,53 @@ def test_ablation_runs_chosen_rows(tmp_path, capsys, text):
             if line.startswith("| ") and "configuration" not in line]
     assert [r.split("|")[1].strip() for r in rows] == [
         "SSM alone", "the level with the SSM frozen at its initial weights"]
+
+
+def test_set_mode_on_tiny_files(tmp_path, capsys):
+    """--shapes on a few files cut to 2,000 bytes: per-file rows, the table of
+    bytes per file, the totals against zpaq -m5 and xz, the JSON."""
+    out = tmp_path / "r"
+    code = benchmark.main(["--shapes", "--only", "dashes,acgt,random", "--max-bytes", "2000", "-l", "1",
+                           "--runs", "1", "--corpus-dir", str(tmp_path / "files"), "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    for name in ("dashes_1M", "acgt_1M", "random_300K"):
+        assert f"| {name} | statesmix -1 |" in text
+    report = json.loads((out / "results-shapes.json").read_text())
+    assert [f["name"] for f in report["files"]] == ["dashes_1M", "acgt_1M", "random_300K"]
+    rows = report["results"]
+    assert all(r["input_bytes"] == 2000 and r["roundtrip"] and r["error"] is None for r in rows)
+    names = list(dict.fromkeys(r["compressor"] for r in rows))
+    assert names[-1] == "statesmix -1"
+    totals = {line.split("|")[1].strip(): line for line in text.splitlines()
+              if line.startswith("| ") and line.count("|") == 11 and "compressor" not in line}
+    smx = [c.strip() for c in totals["statesmix -1"].strip("|").split("|")]
+    mine = [r["bytes"] for r in rows if r["compressor"] == "statesmix -1"]
+    assert smx[1] == "3" and smx[2] == f"{sum(mine):,}" and smx[-1] == "all ok"
+    if "zpaq -m5" in names:
+        zpaq = sum(r["bytes"] for r in rows if r["compressor"] == "zpaq -m5")
+        assert smx[3] == f"{sum(mine) / zpaq:.3f}"
+    if "xz -9e" in names:
+        xz = [r["bytes"] for r in rows if r["compressor"] == "xz -9e"]
+        assert smx[4] == f"{sum(mine) / sum(xz):.3f}" and smx[6] == str(sum(a > b for a, b in zip(mine, xz)))
+    header = next(line for line in text.splitlines() if line.startswith("| file | bytes |"))
+    assert all(n in header for n in names)
+
+
+def test_missing_baseline_is_left_out_with_a_note(monkeypatch, capsys):
+    monkeypatch.setattr(benchmark, "_installed", lambda what, kind: what != "zpaq")
+    names = [t.name for t in benchmark.baseline_tools(benchmark.SET_BASELINES)]
+    assert "zpaq -m5" not in names and "xz -9e" in names and "PPMd o8" in names
+    assert "zpaq is not installed (pip install 'statesmix[bench]')" in capsys.readouterr().err
+
+
+def test_a_stuck_compressor_is_killed_and_reported(tmp_path, capsys, text):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    code = benchmark.main(["--data", str(data), "--sizes", "all", "-l", "1", "--no-baselines", "--timeout", "2",
+                           "--out", str(tmp_path / "r"), "--extra", "stuck=sleep 60; cat {in} > {out}",
+                           "cat {in} > {out}"])
+    assert code == 1
+    table = capsys.readouterr().out
+    assert "| 1,000 | stuck | - |" in table and "FAILED: timed out after 2 s" in table
+    assert "| 1,000 | statesmix -1 |" in table  # the run went on

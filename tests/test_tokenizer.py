@@ -74,3 +74,93 @@ def test_rejects_wrong_length():
 def test_rejects_garbage_section():
     with pytest.raises(StatesmixError, match="tokenizer section"):
         Vocabulary.from_bytes(b"\x00\x01garbage")
+
+
+# -- inputs of every shape: bounded pieces, linear time, whole-input sample --
+
+_SHAPES_SCRIPT = r"""
+import json, random, sys, time
+from statesmix.tokenizer import Tokenizer
+rng = random.Random(5)
+n = 1_000_000
+shapes = {
+    "zeros": bytes(n),
+    "dashes": b"-" * n,
+    "acgt": "".join(rng.choices("ACGT", k=n)).encode(),
+    "lowercase": "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=n)).encode(),
+    "digits": "".join(rng.choices("0123456789", k=n)).encode(),
+    "spaces": b" " * n,
+    "newlines": b"\n" * n,
+    "hex": (rng.randbytes(3 * 16384).hex().encode() * 22)[:n],
+    "ruler_log": (b"=" * 4000 + b"\nline of a log 12 ok\n") * 200,
+}
+out = {}
+for name, data in shapes.items():
+    t = time.perf_counter()
+    tok = Tokenizer.train(data, 384)
+    ids = tok.encode(data)
+    assert tok.vocab.decode(ids) == data, name
+    out[name] = {"tokens": int(ids.size), "bytes": len(data), "seconds": time.perf_counter() - t,
+                 "longest": max(len(t) for t in tok.vocab.pieces)}
+print(json.dumps(out))
+"""
+
+
+def test_every_shape_trains_and_encodes_in_bounded_time():
+    """Runs of one byte, random letters, digits and long rulers used to be one
+    pre-tokenized piece each, and BPE training took minutes on 1 MB (more
+    than ten on zeros). Each takes about a second now; the child gets a
+    generous 150 s for all nine, so a regression fails instead of hanging."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _SHAPES_SCRIPT], capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    # A run of one byte becomes 64-byte pieces that training merges into
+    # one token each, and encoding cuts the run exactly as training did.
+    for run in ("zeros", "dashes", "spaces", "newlines"):
+        assert out[run]["tokens"] == 1_000_000 // 64 and out[run]["longest"] == MAX_TOKEN_BYTES, (run, out[run])
+    # Random letters learn merges too (128 of them here): all 16 pairs of
+    # ACGT and many triples, some of the 676 pairs of lowercase letters.
+    assert out["acgt"]["bytes"] / out["acgt"]["tokens"] > 2.5
+    assert out["lowercase"]["bytes"] / out["lowercase"]["tokens"] > 1.15
+    assert out["ruler_log"]["bytes"] / out["ruler_log"]["tokens"] > 20
+
+
+@given(st.lists(st.sampled_from([b"\x00", b"-", b" ", b"\n", b"a", b"Z", b"7", b"\xe9", b"\xff", b"'s", b"ab "]),
+                min_size=0, max_size=40),
+       st.lists(st.integers(1, 300), min_size=40, max_size=40))
+def test_pieces_are_never_longer_than_a_token(parts, repeats):
+    """Every alternative of the pre-tokenizer is bounded: whatever runs an
+    input is made of, no piece (so no token) is longer than MAX_TOKEN_BYTES,
+    and the pieces join back to the input."""
+    from statesmix.tokenizer import _PRETOKENIZE
+    from tokenizers import Regex, pre_tokenizers
+
+    data = b"".join(p * k for p, k in zip(parts, repeats))
+    split = pre_tokenizers.Split(Regex(_PRETOKENIZE), behavior="isolated")
+    pieces = [p for p, _ in split.pre_tokenize_str(data.decode("latin-1"))]
+    assert "".join(pieces).encode("latin-1") == data
+    assert all(1 <= len(p) <= MAX_TOKEN_BYTES for p in pieces)
+
+
+def test_training_samples_the_whole_input(text):
+    """A file of zeros then text: training on its first megabyte only learned
+    zeros, and the text half stayed one token per byte."""
+    from statesmix.tokenizer import _TRAIN_SAMPLE, training_sample
+
+    prose = (text * (1_500_000 // len(text) + 1))[:1_500_000]
+    data = bytes(1_500_000) + prose
+    blocks = training_sample(data)
+    assert sum(map(len, blocks)) <= _TRAIN_SAMPLE
+    assert data.startswith(blocks[0]) and data.endswith(blocks[-1])
+    assert training_sample(data) == blocks  # deterministic
+    assert training_sample(text) == [text]  # a small input is trained on whole
+    tok = Tokenizer.train(data, 384)
+    assert bytes(MAX_TOKEN_BYTES) in tok.vocab.tokens  # the zeros are learned ...
+    assert sum(1 for t in tok.vocab.tokens if t.isalpha()) > 40  # ... and the words
+    ids = tok.encode(prose[:200_000])
+    assert len(ids) < 200_000 / 1.5
+    assert tok.vocab.decode(tok.encode(data)) == data
