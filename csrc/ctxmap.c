@@ -115,6 +115,15 @@ void smx_ctxmap_predict(smx_ctxmap *m, uint32_t node, uint32_t d, float *x) {
         for (uint32_t i = 0; i < m->n; i++) m->slot[i] = find_slot(m, group_hash(m->hash[i], root, group));
         m->group = group;
     }
+    if (r == 3 && d + 1 < m->depth) {
+        /* the next bit starts a new group under one of two roots: fetch both early */
+        for (uint32_t i = 0; i < m->n; i++) {
+            __builtin_prefetch(m->slots + (size_t)((group_hash(m->hash[i], 2 * node, group + 1) >> 20) & m->bucket_mask)
+                                              * SLOTS_PER_BUCKET);
+            __builtin_prefetch(m->slots + (size_t)((group_hash(m->hash[i], 2 * node + 1, group + 1) >> 20)
+                                                   & m->bucket_mask) * SLOTS_PER_BUCKET);
+        }
+    }
     const uint32_t shift = m->depth - d;
     uint32_t known = 0, pattern = 0, p3 = 1;
     for (uint32_t i = 0; i < m->n; i++, x += SMX_CTXMAP_INPUTS) {

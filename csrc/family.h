@@ -34,5 +34,6 @@ extern const smx_family smx_family_sparse;  /* model_sparse.c: bytes with gaps *
 extern const smx_family smx_family_records; /* model_records.c: columns of lines */
 extern const smx_family smx_family_tokens;  /* model_tokens.c: the last tokens, the token stages' guesses */
 extern const smx_family smx_family_indirect; /* model_indirect.c: what followed the last bytes before */
+extern const smx_family smx_family_nest;     /* model_nest.c: open brackets */
 
 #endif

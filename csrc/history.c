@@ -27,6 +27,13 @@ static void push_byte(smx_history *h, uint8_t c) {
         h->word[0] = 0;
         h->word_len = 0;
     }
+    if (c == '(' || c == '[' || c == '{' || c == '<') {
+        h->open = (h->open << 8) | c;
+        h->depth++;
+    } else if ((c == ')' || c == ']' || c == '}' || c == '>') && h->depth) {
+        h->open >>= 8; /* brackets beyond the innermost four are forgotten */
+        h->depth--;
+    }
     if (c == '\n') {
         h->prev_line_start = h->line_start;
         h->line_start = h->n;

@@ -27,6 +27,10 @@ typedef struct smx_history {
      * (the newer in the low byte): indirect contexts */
     uint16_t after1[256];
     uint16_t after2[65536];
+    /* nesting: the innermost open brackets, (, [, {, < (newest in the low
+     * byte), and how deep they go */
+    uint32_t open;
+    uint32_t depth;
     /* lines */
     uint64_t line_start;              /* position of the byte after the last '\n' */
     uint64_t prev_line_start;         /* same for the line before */

@@ -38,7 +38,8 @@
 #define SMX_BIN_TOKENS (1u << 4)
 #define SMX_BIN_MATCH (1u << 5)
 #define SMX_BIN_INDIRECT (1u << 6)
-#define SMX_BIN_ALL 0x7fu
+#define SMX_BIN_NEST (1u << 7)
+#define SMX_BIN_ALL 0xffu
 
 /* What the token-level stages tell the binary stage before a token's first bit. */
 typedef struct smx_token_guess {

@@ -36,6 +36,7 @@ SOURCES = [
     "model_records.c",
     "model_tokens.c",
     "model_indirect.c",
+    "model_nest.c",
     "model_match.c",
     "model_direct.c",
     "rangecoder.c",
