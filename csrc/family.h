@@ -35,5 +35,6 @@ extern const smx_family smx_family_records; /* model_records.c: columns of lines
 extern const smx_family smx_family_tokens;  /* model_tokens.c: the last tokens, the token stages' guesses */
 extern const smx_family smx_family_indirect; /* model_indirect.c: what followed the last bytes before */
 extern const smx_family smx_family_nest;     /* model_nest.c: open brackets */
+extern const smx_family smx_family_lines;    /* model_lines.c: how the line began, which field */
 
 #endif

@@ -34,7 +34,11 @@ static void push_byte(smx_history *h, uint8_t c) {
         h->open >>= 8; /* brackets beyond the innermost four are forgotten */
         h->depth--;
     }
+    if (h->n - h->line_start <= 2) h->line_head = (h->line_head << 8) | c;
+    if (c == ',' || c == ';' || c == '\t' || c == '|') h->fields++;
     if (c == '\n') {
+        h->line_head = 0;
+        h->fields = 0;
         h->prev_line_start = h->line_start;
         h->line_start = h->n;
     }

@@ -31,6 +31,9 @@ typedef struct smx_history {
      * byte), and how deep they go */
     uint32_t open;
     uint32_t depth;
+    /* the line so far: its first two bytes, and separators seen (, ; tab |) */
+    uint32_t line_head;
+    uint32_t fields;
     /* lines */
     uint64_t line_start;              /* position of the byte after the last '\n' */
     uint64_t prev_line_start;         /* same for the line before */

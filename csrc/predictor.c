@@ -30,7 +30,7 @@ static const struct {
     {&smx_family_orders, SMX_BIN_ORDERS},   {&smx_family_words, SMX_BIN_WORDS},
     {&smx_family_sparse, SMX_BIN_SPARSE},   {&smx_family_records, SMX_BIN_RECORDS},
     {&smx_family_tokens, SMX_BIN_TOKENS},   {&smx_family_indirect, SMX_BIN_INDIRECT},
-    {&smx_family_nest, SMX_BIN_NEST},
+    {&smx_family_nest, SMX_BIN_NEST},       {&smx_family_lines, SMX_BIN_LINES},
 };
 #define N_KNOWN_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 

@@ -39,7 +39,8 @@
 #define SMX_BIN_MATCH (1u << 5)
 #define SMX_BIN_INDIRECT (1u << 6)
 #define SMX_BIN_NEST (1u << 7)
-#define SMX_BIN_ALL 0xffu
+#define SMX_BIN_LINES (1u << 8)
+#define SMX_BIN_ALL 0x1ffu
 
 /* What the token-level stages tell the binary stage before a token's first bit. */
 typedef struct smx_token_guess {

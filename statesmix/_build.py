@@ -37,6 +37,7 @@ SOURCES = [
     "model_tokens.c",
     "model_indirect.c",
     "model_nest.c",
+    "model_lines.c",
     "model_match.c",
     "model_direct.c",
     "rangecoder.c",

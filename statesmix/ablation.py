@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from .api import _compress, decompress
-from .params import (BIN_INDIRECT, BIN_MATCH, BIN_NEST, BIN_ORDERS, BIN_RECORDS, BIN_SPARSE, BIN_TOKENS,
-                     BIN_WORDS, DEFAULT_LEVEL, Params)
+from .params import (BIN_INDIRECT, BIN_LINES, BIN_MATCH, BIN_NEST, BIN_ORDERS, BIN_RECORDS, BIN_SPARSE,
+                     BIN_TOKENS, BIN_WORDS, DEFAULT_LEVEL, Params)
 
 
 @dataclass
@@ -56,6 +56,7 @@ _STAGES = [
     ("tokens", "token ids and the token stages' guesses", BIN_TOKENS),
     ("indirect", "indirect contexts", BIN_INDIRECT),
     ("nest", "open brackets", BIN_NEST),
+    ("lines", "how the line began, which field", BIN_LINES),
     ("bitmatch", "the match model read bit by bit (= the level)", BIN_MATCH),
 ]
 

@@ -57,8 +57,9 @@ _FIELDS: List[Tuple[str, str]] = [
 ]
 
 # Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
-BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT, BIN_NEST = (1 << i for i in range(8))
-BIN_ALL = 0xFF
+(BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT, BIN_NEST,
+ BIN_LINES) = (1 << i for i in range(9))
+BIN_ALL = 0x1FF
 
 PUBLISHED_ORDERS = (1, 2, 3, 4, 5, 6, 7, 15, 31)
 PUBLISHED_LAMBDA = (0.15, 0.10, 0.08, 0.06, 0.05, 0.04, 0.03, 0.50, 1.00)
