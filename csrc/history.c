@@ -27,6 +27,7 @@ static void push_byte(smx_history *h, uint8_t c) {
         h->word[0] = 0;
         h->word_len = 0;
     }
+    if (c == '"') h->quote ^= 1u;
     if (c == '(' || c == '[' || c == '{' || c == '<') {
         h->open = (h->open << 8) | c;
         h->depth++;
@@ -39,6 +40,7 @@ static void push_byte(smx_history *h, uint8_t c) {
     if (c == '\n') {
         h->line_head = 0;
         h->fields = 0;
+        h->quote = 0;
         h->prev_line_start = h->line_start;
         h->line_start = h->n;
     }

@@ -31,6 +31,7 @@ typedef struct smx_history {
      * byte), and how deep they go */
     uint32_t open;
     uint32_t depth;
+    uint32_t quote;                   /* inside a "..." string (on this line) */
     /* the line so far: its first two bytes, and separators seen (, ; tab |) */
     uint32_t line_head;
     uint32_t fields;
