@@ -36,7 +36,10 @@ print(json.dumps({"tokens": int(ids.size), "train_s": t1 - t0, "encode_s": t2 - 
 def measure(path: str, timeout: float) -> dict:
     row = {"file": os.path.basename(path), "bytes": os.path.getsize(path)}
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, path], capture_output=True, text=True, timeout=timeout)
+        # The child starts in the temporary directory: started in a checkout,
+        # "-c" would import its source tree instead of the installed package.
+        proc = subprocess.run([sys.executable, "-c", CHILD, os.path.abspath(path)], capture_output=True,
+                              text=True, timeout=timeout, cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         return dict(row, error=f"not done in {timeout:g} s")
     if proc.returncode != 0:

@@ -12,9 +12,12 @@ import pytest
 from statesmix import corpus
 
 
-def test_import_statesmix_leaves_the_tooling_out():
+def test_import_statesmix_leaves_the_tooling_out(tmp_path):
+    # The child runs outside the checkout: from its root, "-c" would import
+    # the source tree (no compiled extension) instead of the installed package.
     code = ("import sys, statesmix; print(sorted(m for m in sys.modules if m.startswith('statesmix.')))")
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=tmp_path).stdout
     for tool in ("statesmix.benchmark", "statesmix.ablation", "statesmix.corpus"):
         assert repr(tool) not in loaded
 
@@ -91,10 +94,12 @@ BENCH = os.path.join(os.path.dirname(__file__), "..", "bench")
 
 def test_bench_scripts_write_and_tokenize_files(tmp_path):
     out = subprocess.run([sys.executable, os.path.join(BENCH, "corpus.py"), str(tmp_path), "--set", "shapes",
-                          "--only", "dashes,random"], capture_output=True, text=True, check=True).stdout
+                          "--only", "dashes,random"], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
     assert "| dashes_1M | shapes | 1,000,000 |" in out and "| total: 2 files | | 1,300,000 |" in out
     out = subprocess.run([sys.executable, os.path.join(BENCH, "tokenize.py"), str(tmp_path / "dashes_1M"),
-                          str(tmp_path / "random_300K")], capture_output=True, text=True, check=True).stdout
+                          str(tmp_path / "random_300K")], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout
     assert "| dashes_1M | 1,000,000 | 15,625 | 64.00 |" in out
     row = next(line for line in out.splitlines() if line.startswith("| random_300K |"))
     assert row.endswith("| ok |")

@@ -106,7 +106,7 @@ print(json.dumps(out))
 """
 
 
-def test_every_shape_trains_and_encodes_in_bounded_time():
+def test_every_shape_trains_and_encodes_in_bounded_time(tmp_path):
     """Runs of one byte, random letters, digits and long rulers used to be one
     pre-tokenized piece each, and BPE training took minutes on 1 MB (more
     than ten on zeros). Each takes about a second now; the child gets a
@@ -115,7 +115,8 @@ def test_every_shape_trains_and_encodes_in_bounded_time():
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", _SHAPES_SCRIPT], capture_output=True, text=True, timeout=150)
+    proc = subprocess.run([sys.executable, "-c", _SHAPES_SCRIPT], capture_output=True, text=True, timeout=150,
+                          cwd=tmp_path)  # not the checkout, whose source tree "-c" would import
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
     # A run of one byte becomes 64-byte pieces that training merges into
