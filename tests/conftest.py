@@ -38,3 +38,19 @@ def _sample_text() -> bytes:
 @pytest.fixture(scope="session")
 def text() -> bytes:
     return _sample_text()
+
+
+def load_bench_module(name: str):
+    """A module from bench/ (tools, not part of the installed package)."""
+    import importlib.util
+    import sys
+
+    key = f"bench_{name}"
+    if key in sys.modules:
+        return sys.modules[key]
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(key, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    spec.loader.exec_module(module)
+    return module

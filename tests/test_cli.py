@@ -147,7 +147,7 @@ def test_test_and_info_commands(tmp_path, runner):
     assert r.exit_code == 0 and "800 ->" in r.stderr and "bits/byte" in r.stderr
     r = runner.invoke(main, ["info", str(f)])
     assert r.exit_code == 0
-    assert "format version   2" in r.output and "level            2" in r.output
+    assert "format version   3" in r.output and "level            2" in r.output
     assert "original size    1200 bytes" in r.output
 
 
@@ -178,22 +178,32 @@ def test_several_files_and_threads_option(tmp_path, runner):
     assert r.exit_code == 0
 
 
-def test_large_files_are_streamed(tmp_path, monkeypatch, text):
-    from statesmix import api, cli
+def test_files_go_block_by_block(tmp_path, monkeypatch, text):
+    from statesmix import cli
 
-    monkeypatch.setattr(cli, "ONE_SHOT_LIMIT", 10_000)
     monkeypatch.setattr(cli, "READ_SIZE", 4096)
-    monkeypatch.setattr(api, "STREAM_TRAIN_BYTES", 8192)
-    monkeypatch.setattr(api, "STREAM_FRAME_BYTES", 8192)
     src = tmp_path / "big.txt"
     src.write_bytes(text[:40_000])
-    r = CliRunner().invoke(main, ["compress", "-l", "1", str(src)])
+    r = CliRunner().invoke(main, ["compress", "-l", "1", "-B", "8K", "-T", "2", str(src)])
     assert r.exit_code == 0, r.output
+    packed = (tmp_path / "big.txt.smx").read_bytes()
     from statesmix.info import scan
 
-    assert len(scan((tmp_path / "big.txt.smx").read_bytes()).frames) >= 3  # several stream frames
-    r = CliRunner().invoke(main, ["decompress", "-c", str(tmp_path / "big.txt.smx")])
+    assert len(scan(packed).blocks) == 5
+    assert packed == statesmix.compress(text[:40_000], level=1, block_size=8192)  # whatever the reads and -T
+    r = CliRunner().invoke(main, ["decompress", "-c", "-T", "2", str(tmp_path / "big.txt.smx")])
     assert r.exit_code == 0 and r.stdout_bytes == text[:40_000]
+    r = CliRunner().invoke(main, ["info", str(tmp_path / "big.txt.smx")])
+    assert r.exit_code == 0 and "blocks           5," in r.output and "block 4 " in r.output
+
+
+@pytest.mark.parametrize("size", ["12", "1K", "2G", "nonsense"])
+def test_bad_block_size_is_a_usage_error(tmp_path, size):
+    src = tmp_path / "x"
+    src.write_bytes(b"x")
+    r = CliRunner().invoke(main, ["compress", "-B", size, str(src)])
+    assert r.exit_code == 2 and "block" in r.output.lower()
+    assert not (tmp_path / "x.smx").exists()
 
 
 def test_decompress_concatenated_and_trailing_garbage(tmp_path, runner):
