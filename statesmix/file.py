@@ -172,9 +172,11 @@ class _DecompressReader(io.RawIOBase):
         return self._pos
 
 
-def _check_mode(mode, allowed) -> str:
+def _check_mode(mode, allowed, wrong_type=ArgumentTypeError) -> str:
+    # open() raises TypeError for a mode that is not a string and
+    # StatesmixFile ValueError, as lzma.open and LZMAFile do.
     if not isinstance(mode, str):
-        raise ArgumentTypeError(f"mode must be a string, not {type(mode).__name__}")
+        raise wrong_type(f"invalid mode: {mode!r} (a mode is a string such as 'rb')")
     if mode not in allowed:
         raise ArgumentValueError(f"invalid mode: {mode!r}")
     return mode
@@ -205,7 +207,7 @@ class StatesmixFile(io.BufferedIOBase):
         self._closefp = False
         self._reader: Optional[io.BufferedReader] = None
         self._compressor: Optional[Compressor] = None
-        kind = _FILE_MODES[_check_mode(mode, _FILE_MODES)]
+        kind = _FILE_MODES[_check_mode(mode, _FILE_MODES, ArgumentValueError)]
         threads = check_threads(threads)
         if kind == "r":
             if level is not None:
@@ -220,7 +222,7 @@ class StatesmixFile(io.BufferedIOBase):
             block_size = check_block_size(block_size, level)
         by_name = _check_target(filename)
         # Every argument is valid: only now is anything opened.
-        if kind == "w":
+        if kind != "r":
             compressor = Compressor(level, block_size=block_size, threads=threads)
         if by_name:
             self._fp = builtins.open(filename, kind + "b")
@@ -354,10 +356,7 @@ def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
         if encoding is not None:
             if not isinstance(encoding, str):
                 raise ArgumentTypeError(f"encoding must be a string, not {type(encoding).__name__}")
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise ArgumentValueError(f"unknown encoding: {encoding}") from None
+            codecs.lookup(encoding)  # LookupError, as io.TextIOWrapper raises (but before the file is opened)
         if errors is not None and not isinstance(errors, str):
             raise ArgumentTypeError(f"errors must be a string, not {type(errors).__name__}")
         if newline is not None and not isinstance(newline, str):
