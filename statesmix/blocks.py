@@ -1,10 +1,10 @@
 """One block, coded and decoded: its tokenizer, its model, its frames.
 
-A block is cut into frames of about FRAME_BYTES (after a newline near the
-boundary when there is one). A cheap test (order-0 entropy, then zlib's
-fastest level) marks the frames that are plainly incompressible: they are
-stored, and neither the tokenizer's training sample nor the model ever
-sees them. The other frames train the tokenizer (their first megabyte) and
+A cheap test (order-0 entropy, then zlib's fastest level) marks each
+1 KiB piece of a block that is plainly incompressible; runs of pieces of
+one kind are cut into frames of about FRAME_BYTES (after a newline near the
+boundary when there is one). Incompressible frames are stored, and neither
+the tokenizer's training sample nor the model ever sees them. The other frames train the tokenizer (their first megabyte) and
 are coded by the block's engine; one that does not shrink is stored too,
 and both sides then restart the engine (see container.py).
 
@@ -42,6 +42,8 @@ from .tokenizer import Tokenizer, Vocabulary
 
 FRAME_BYTES = 64 << 10
 _CUT_WINDOW = 4096
+# The incompressibility test looks at pieces of this many bytes.
+TEST_BYTES = 1024
 # The tokenizer learns from the first TRAIN_BYTES of a block's modelled frames.
 TRAIN_BYTES = 1 << 20
 # A frame is plainly incompressible when its order-0 entropy (bias-corrected)
@@ -58,20 +60,57 @@ class Cancelled(Exception):
     """The caller stopped waiting for this block (Ctrl-C): stop between frames."""
 
 
-def cut_frames(data) -> List[Tuple[int, int]]:
-    """The frames' byte ranges: FRAME_BYTES each, ending after the last
-    newline of their final _CUT_WINDOW bytes when there is one."""
+def plan_frames(data) -> List[Tuple[int, int, bool]]:
+    """The frames of a block: (start, end, modelled). Each TEST_BYTES piece
+    is tested for incompressibility; where runs of pieces of the two kinds
+    meet, the boundary is moved to the most likely change point (_refine);
+    runs are then cut into frames of at most FRAME_BYTES, a modelled frame
+    ending after the last newline of its final _CUT_WINDOW bytes when there
+    is one."""
     view = memoryview(data)
-    spans, start, n = [], 0, len(view)
-    while start < n:
-        end = min(n, start + FRAME_BYTES)
-        if end < n:
-            nl = bytes(view[end - _CUT_WINDOW : end]).rfind(b"\n")
-            if nl >= 0:
-                end = end - _CUT_WINDOW + nl + 1
-        spans.append((start, end))
-        start = end
-    return spans
+    n = len(view)
+    runs: List[List] = []
+    for start in range(0, n, TEST_BYTES):
+        end = min(n, start + TEST_BYTES)
+        modelled = not incompressible(view[start:end])
+        if runs and runs[-1][2] == modelled:
+            runs[-1][1] = end
+        else:
+            runs.append([start, end, modelled])
+    for left, right in zip(runs, runs[1:]):
+        cut = _refine(view, left[1], max(left[0], left[1] - 2 * TEST_BYTES), min(right[1], right[0] + 2 * TEST_BYTES))
+        left[1] = right[0] = cut
+    frames = []
+    for start, stop, modelled in runs:
+        while start < stop:
+            end = min(stop, start + FRAME_BYTES)
+            if end < stop and modelled:
+                nl = bytes(view[end - _CUT_WINDOW : end]).rfind(b"\n")
+                if nl >= 0:
+                    end = end - _CUT_WINDOW + nl + 1
+            frames.append((start, end, modelled))
+            start = end
+    return frames
+
+
+def _refine(view, p: int, lo: int, hi: int) -> int:
+    """Where in [lo, hi) around the run boundary p the data most likely
+    changes from what lies before to what lies after: the bytes of
+    [lo, p - TEST_BYTES) and [p + TEST_BYTES, hi) (the whole sides when
+    shorter) give each side's byte distribution, and the cut minimises the
+    running sum of the per-byte log-likelihood ratio over [p - TEST_BYTES,
+    p + TEST_BYTES)."""
+    w0, w1 = max(lo, p - TEST_BYTES), min(hi, p + TEST_BYTES)
+    left = np.frombuffer(view[lo : w0] if w0 - lo >= 256 else view[lo:p], dtype=np.uint8)
+    right = np.frombuffer(view[w1:hi] if hi - w1 >= 256 else view[p:hi], dtype=np.uint8)
+    if not len(left) or not len(right):
+        return p
+    pl = np.log((np.bincount(left, minlength=256) + 0.5) / (len(left) + 128.0))
+    pr = np.log((np.bincount(right, minlength=256) + 0.5) / (len(right) + 128.0))
+    window = np.frombuffer(view[w0:w1], dtype=np.uint8)
+    llr = (pr - pl)[window]  # > 0: the byte looks like the right side
+    run = np.concatenate(([0.0], np.cumsum(llr)))
+    return w0 + int(np.argmin(run))
 
 
 def incompressible(chunk) -> bool:
@@ -95,9 +134,10 @@ def encode_block(data: bytes, level: int, *, threads: int = 1, vocab_size: Optio
     """Codes one block (1 to block_size bytes). vocab_size and adjust override
     the level's tokenizer size and parameters (the ablation study uses them);
     parameters that differ from the level's are stored in the block."""
-    spans = cut_frames(data)
+    plan = plan_frames(data)
+    spans = [(a, b) for a, b, _ in plan]
+    modelled = [m for _, _, m in plan]
     view = memoryview(data)
-    modelled = [not incompressible(view[a:b]) for a, b in spans]
     sample, n_modelled = bytearray(), 0
     for (a, b), m in zip(spans, modelled):
         if m:

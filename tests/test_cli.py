@@ -114,23 +114,40 @@ def test_pipe_through_real_processes(tmp_path):
     assert d.stdout == data
 
 
-def test_interrupt_leaves_no_partial_file(tmp_path, text):
-    work = tmp_path / "work"
-    work.mkdir()
-    src = work / "big"
-    src.write_bytes(text * 8)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+def _interrupt_after(args, delay, cwd):
+    """Runs the CLI, sends SIGINT after delay seconds; returns (exit status,
+    stderr, seconds from the signal to the exit)."""
     # A child inherits an ignored SIGINT (as when the suite itself runs in a
     # background job), and Python then never raises KeyboardInterrupt: give
     # it the default disposition, as an interactive shell would.
-    proc = subprocess.Popen(CLI + ["compress", "-l", "9", str(src)], env=env, stderr=subprocess.PIPE,
-                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(3.0)
+    proc = subprocess.Popen(CLI + args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=cwd,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    assert proc.poll() is None, "finished before the interrupt"
+    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
-    err = proc.stderr.read().decode()
-    assert proc.returncode == 130, err  # our own interrupt handling ran, not some other failure
+    return proc.returncode, proc.stderr.read().decode(), time.monotonic() - sent
+
+
+def test_interrupt_inside_a_long_frame_stops_within_a_second(tmp_path, text):
+    # At level 9 one 64 KB frame takes seconds to code: the interrupt lands
+    # inside it, in the native call, and must still take effect at once.
+    work = tmp_path / "work"
+    work.mkdir()
+    src = work / "big"
+    src.write_bytes(text[:60_000] * 3)
+    code, err, seconds = _interrupt_after(["compress", "-l", "9", "-T", "1", str(src)], 2.0, tmp_path)
+    assert code == 130, err  # our own interrupt handling ran, not some other failure
     assert "interrupted" in err
+    assert seconds < 1.0
+    assert sorted(p.name for p in work.iterdir()) == ["big"]  # no partial output, no temp file
+
+    packed = tmp_path / "one.smx"
+    packed.write_bytes(statesmix.compress(text[:60_000], level=9))
+    code, err, seconds = _interrupt_after(["decompress", "-T", "1", "-o", str(work / "out"), str(packed)],
+                                          1.5, tmp_path)
+    assert code == 130 and "interrupted" in err and seconds < 1.0, (code, err, seconds)
     assert sorted(p.name for p in work.iterdir()) == ["big"]
 
 
