@@ -26,30 +26,41 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def wait(future: Future, on_wait: Optional[Callable[[], None]] = None) -> Any:
+_TIMEOUTS = (TimeoutError, _Timeout)  # two classes before Python 3.11
+
+
+def wait(future, on_wait: Optional[Callable[[], None]] = None) -> Any:
     """future.result(), waiting in short slices so signals are handled;
-    on_wait, if given, is called after each slice (progress reports)."""
+    on_wait, if given, is called after each slice (progress reports).
+    Works for concurrent.futures and dask.distributed futures alike."""
     while True:
         try:
             return future.result(timeout=WAIT_SLICE)
-        except _Timeout:
+        except _TIMEOUTS:
             if on_wait is not None:
                 on_wait()
 
 
-class OrderedRunner:
-    """Runs jobs on up to `workers` threads; results come back in the order
-    the jobs were submitted. Jobs that can stop early take the runner's
-    ``cancel`` event, which close() sets."""
+class JobQueue:
+    """Jobs whose results come back in the order they were submitted, with
+    at most `workers` of them in flight. Subclasses say where jobs run.
+    Jobs that can stop early take ``cancel``, which close() sets; arguments
+    given as ``local`` (callbacks, that event) only make sense in this
+    process and are not sent elsewhere."""
+
+    shares_memory = True  # the jobs' memory adds up in this process
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)
         self.cancel = threading.Event()
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="statesmix")
-        self._jobs: Deque[Tuple[Future, Any]] = deque()
+        self._jobs: Deque[Tuple[Any, Any]] = deque()
 
-    def submit(self, fn: Callable[..., Any], *args: Any, tag: Any = None, **kwargs: Any) -> None:
-        self._jobs.append((self._pool.submit(fn, *args, **kwargs), tag))
+    def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict, local: dict) -> Any:
+        raise NotImplementedError
+
+    def submit(self, fn: Callable[..., Any], *args: Any, tag: Any = None, local: Optional[dict] = None,
+               **kwargs: Any) -> None:
+        self._jobs.append((self._start(fn, args, kwargs, local or {}), tag))
 
     @property
     def pending(self) -> int:
@@ -67,7 +78,7 @@ class OrderedRunner:
 
     def pop(self, on_wait: Optional[Callable[[], None]] = None) -> Any:
         """The result of the oldest job, waiting for it (interruptibly). On
-        any exception, every job is cancelled and the runner is closed."""
+        any exception, every job is cancelled and the queue is closed."""
         future, _ = self._jobs[0]
         try:
             result = wait(future, on_wait)
@@ -84,5 +95,22 @@ class OrderedRunner:
 
     def close(self) -> None:
         self.cancel.set()
+        for future, _ in self._jobs:
+            future.cancel()
         self._jobs.clear()
+
+
+class OrderedRunner(JobQueue):
+    """Jobs on up to `workers` threads of this process.
+    (statesmix.cluster.DaskRunner runs them on a Dask cluster.)"""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="statesmix")
+
+    def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict, local: dict) -> Future:
+        return self._pool.submit(fn, *args, **kwargs, **local)
+
+    def close(self) -> None:
+        super().close()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -17,7 +17,7 @@ import threading
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from . import blocks
-from ._parallel import OrderedRunner, cpu_count
+from ._parallel import JobQueue, OrderedRunner, cpu_count
 from .container import (
     BLOCK_TAG,
     DEFAULT_BLOCK_SIZES,
@@ -166,13 +166,14 @@ class Compressor:
     def _init_state(self, progress: Optional[ProgressFn], total: Optional[int],
                     overrides: Optional[dict]) -> None:
         self._pending = bytearray()
-        self._runner: Optional[OrderedRunner] = None
+        self._runner: Optional[JobQueue] = None
         self._entries: List[IndexEntry] = []
         self._header = stream_header_bytes(self._level, self._block_size)
         self._header_sent = False
         self._finished = False
         self._progress = _Progress(progress, total)
         self._overrides = overrides or {}
+        self._make_runner: Callable[[], JobQueue] = lambda: OrderedRunner(self._threads)
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
@@ -186,14 +187,14 @@ class Compressor:
         """Starts coding a block; returns the blocks that finished meanwhile."""
         out = []
         if self._runner is None:
-            self._runner = OrderedRunner(self._threads)
+            self._runner = self._make_runner()
         runner = self._runner
         while runner.full:
             out.append(self._take())
         alone = last and runner.pending == 0
         threads = self._threads if alone else max(1, self._threads // runner.workers)
-        runner.submit(blocks.encode_block, block, self._level, threads=threads,
-                      on_frame=self._progress.on_frame, cancel=runner.cancel, **self._overrides)
+        runner.submit(blocks.encode_block, block, self._level, threads=threads, **self._overrides,
+                      local=dict(on_frame=self._progress.on_frame, cancel=runner.cancel))
         return out
 
     def _take(self) -> bytes:
@@ -315,7 +316,7 @@ class Decompressor:
         self._stream: Optional[StreamHeader] = None
         self._entries: List[IndexEntry] = []
         self._first_block = 0  # > 0 when started at a block (random access)
-        self._runner: Optional[OrderedRunner] = None
+        self._runner: Optional[JobQueue] = None
         self._block: Optional[blocks.BlockDecoder] = None  # serial: the block being decoded
         self._block_bytes = 0
         self._frame: Optional[FrameHead] = None
@@ -325,6 +326,7 @@ class Decompressor:
         self._eof = False
         self._unused = b""
         self._failed: Optional[str] = None
+        self._make_runner: Optional[Callable[[], JobQueue]] = None  # set: blocks go to this runner
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
@@ -353,7 +355,7 @@ class Decompressor:
 
     @property
     def _parallel(self) -> bool:
-        return self._threads > 1
+        return self._threads > 1 or self._make_runner is not None
 
     @property
     def _block_index(self) -> int:
@@ -370,8 +372,12 @@ class Decompressor:
             raise StatesmixError(f"this decompressor failed earlier ({self._failed}) and cannot continue")
         self._buf += view
         try:
-            while (max_length < 0 or len(self._out) < max_length) and self._step():
-                pass
+            while max_length < 0 or len(self._out) < max_length:
+                if max_length >= 0 and self._out and self._block is None and not self._parallel:
+                    break  # at the end of a block: return what is there rather than start the next
+                if not self._step():
+                    break
+
         except BaseException as exc:
             self._failed = str(exc) or type(exc).__name__
             if self._runner is not None:
@@ -430,9 +436,12 @@ class Decompressor:
             )
         return need
 
-    def _worker(self) -> OrderedRunner:
+    def _worker(self) -> JobQueue:
         if self._runner is None:
-            self._runner = OrderedRunner(self._threads if self._parallel else 1)
+            if self._make_runner is not None:
+                self._runner = self._make_runner()
+            else:
+                self._runner = OrderedRunner(self._threads if self._parallel else 1)
         return self._runner
 
     def _step_serial(self) -> bool:
@@ -490,7 +499,7 @@ class Decompressor:
                 return True
             raise
 
-    def _dispatch(self, runner: OrderedRunner) -> bool:
+    def _dispatch(self, runner: JobQueue) -> bool:
         """Hands the next whole block to a worker, or reads the end record."""
         buf = self._buf
         index = self._block_index
@@ -510,7 +519,8 @@ class Decompressor:
         extent = blocks.block_extent(buf, 0, self._stream, index)
         if extent is None:
             return False
-        if runner.full or (runner.pending and self._in_flight_memory + need > self._memory_limit):
+        held = self._in_flight_memory if runner.shares_memory else 0
+        if runner.full or (runner.pending and held + need > self._memory_limit):
             self._take()
             return True
         size = extent[1]
@@ -519,7 +529,7 @@ class Decompressor:
         self._scanned = None
         last = runner.pending == 0 and buf[:1] == bytes([END_TAG])
         threads = self._threads if last else max(1, self._threads // runner.workers)
-        runner.submit(blocks.decode_block, blob, header, index, threads, cancel=runner.cancel, tag=need)
+        runner.submit(blocks.decode_block, blob, header, index, threads, tag=need, local=dict(cancel=runner.cancel))
         self._in_flight_memory += need
         return True
 
@@ -549,12 +559,17 @@ def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0,
     (TruncatedError, also an EOFError, for the last two)."""
     check_threads(threads)
     check_memory_limit(memory_limit)
-    d = Decompressor(threads=threads, memory_limit=memory_limit)
+    return _decompress_chunks(chunks, lambda: Decompressor(threads=threads, memory_limit=memory_limit))
+
+
+def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor]) -> Iterator[bytes]:
+    """decompress_chunks(), with a Decompressor from new() for each stream."""
+    d = new()
     started = False
     for chunk in chunks:
         while chunk:
             if d.eof:  # another stream must follow
-                d = Decompressor(threads=threads, memory_limit=memory_limit)
+                d = new()
                 try:
                     out = d.decompress(chunk)
                 except StatesmixError:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 
 import click
 
@@ -124,11 +124,9 @@ def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     return f, size
 
 
-def _compress_stream(src: BinaryIO, dst: BinaryIO, level: int, block_size: Optional[int], threads: int,
-                     bar: "_Progress") -> Tuple[int, int]:
+def _compress_stream(src: BinaryIO, dst: BinaryIO, comp: api.Compressor) -> Tuple[int, int]:
     """Compresses src into dst block by block; returns (bytes in, bytes out).
     Memory holds the blocks in flight, whatever the input's size."""
-    comp = api.Compressor(level=level, block_size=block_size, threads=threads, progress=bar)
     done = written = 0
     while True:
         chunk = src.read(READ_SIZE)
@@ -144,8 +142,8 @@ def _compress_stream(src: BinaryIO, dst: BinaryIO, level: int, block_size: Optio
     return done, written + len(out)
 
 
-def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO], threads: int,
-                       memory_limit: Optional[int]) -> Tuple[int, int]:
+def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
+                       decode: Callable[[Iterator[bytes]], Iterator[bytes]]) -> Tuple[int, int]:
     """Decompresses src into dst, or only verifies it when dst is None;
     returns (bytes in, bytes out)."""
     read = [0]
@@ -159,7 +157,7 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO], threads: int,
             yield chunk
 
     produced = 0
-    for out in api.decompress_chunks(chunks(), threads=threads, memory_limit=memory_limit):
+    for out in decode(chunks()):
         if dst is not None:
             dst.write(out)
         produced += len(out)
@@ -215,6 +213,36 @@ class _Options:
     block_size: Optional[int] = None
     threads: int = 0
     memory_limit: Optional[int] = None
+    dask: Optional[str] = None  # scheduler address: blocks go to that cluster
+    client: Any = None
+
+    def compressor(self, bar: "_Progress") -> api.Compressor:
+        if self.client is not None:
+            from .cluster import compressor
+
+            return compressor(self.client, self.level, block_size=self.block_size, progress=bar)
+        return api.Compressor(self.level, block_size=self.block_size, threads=self.threads, progress=bar)
+
+    def decode(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        if self.client is not None:
+            from .cluster import decompress_chunks
+
+            return decompress_chunks(self.client, chunks, memory_limit=self.memory_limit)
+        return api.decompress_chunks(chunks, threads=self.threads, memory_limit=self.memory_limit)
+
+
+def _connect(address: str):
+    """A dask.distributed Client for the scheduler at address."""
+    try:
+        from distributed import Client
+    except ImportError:
+        _error("--dask needs Dask: pip install 'statesmix[dask]'")
+        sys.exit(EXIT_USAGE)
+    try:
+        return Client(address, timeout="30s")
+    except (OSError, TimeoutError) as exc:
+        _error(f"cannot reach the Dask scheduler at {address}: {exc}")
+        sys.exit(EXIT_DATA)
 
 
 def _interrupted() -> None:
@@ -231,6 +259,8 @@ def _run_files(files: List[str], opts: _Options) -> None:
         _error("-o/--output takes a single input file")
         sys.exit(EXIT_USAGE)
     failed = False
+    if opts.dask:
+        opts.client = _connect(opts.dask)
     try:
         for path in files:
             try:
@@ -242,6 +272,9 @@ def _run_files(files: List[str], opts: _Options) -> None:
                 failed = True
     except KeyboardInterrupt:
         _interrupted()
+    finally:
+        if opts.client is not None:
+            opts.client.close()
     if failed:
         sys.exit(EXIT_DATA)
 
@@ -264,9 +297,9 @@ def _one_file(path: str, opts: _Options) -> None:
 
     def work(dst: Optional[BinaryIO]) -> None:
         if mode == "compress":
-            sizes[:] = _compress_stream(src, dst, opts.level, opts.block_size, opts.threads, bar)
+            sizes[:] = _compress_stream(src, dst, opts.compressor(bar))
         else:
-            sizes[:] = _decompress_stream(src, dst, opts.threads, opts.memory_limit)
+            sizes[:] = _decompress_stream(src, dst, opts.decode)
 
     try:
         if mode == "test":
@@ -333,6 +366,11 @@ def main() -> None:
     """Lossless compression by an online-trained Mamba model mixed with n-gram statistics."""
 
 
+_dask_option = click.option(
+    "--dask", metavar="ADDRESS", default=None,
+    help="Code the blocks on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+         "the output is the same as local. Needs pip install 'statesmix[dask]'.")
+
 _memory_option = click.option(
     "-M", "--memory-limit", type=SIZE, default=None, callback=_memory_limit,
     help="Refuse a file whose blocks need more memory than SIZE to decode (e.g. 512M, 2G; "
@@ -346,21 +384,24 @@ _memory_option = click.option(
 @click.option("-B", "--block-size", type=SIZE, default=None, callback=_block_size,
               help="Bytes per independent block (e.g. 4M); default: the level's (8M at 1-3, "
                    "16M at 4-6, 32M at 7-9). The output depends on it, never on -T.")
+@_dask_option
 @_with_common
-def compress(files, level, block_size, stdout, output, force, remove, quiet, verbose, threads, progress):
+def compress(files, level, block_size, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
     """Compress FILES to FILE.smx (stdin to stdout with - or no FILE)."""
     _run_files(list(files) or ["-"], _Options("compress", stdout, output, force, remove, quiet, verbose,
-                                              progress, level=level, block_size=block_size, threads=threads))
+                                              progress, level=level, block_size=block_size, threads=threads,
+                                              dask=dask))
 
 
 @main.command()
 @click.argument("files", nargs=-1, type=str)
 @_memory_option
+@_dask_option
 @_with_common
-def decompress(files, memory_limit, stdout, output, force, remove, quiet, verbose, threads, progress):
+def decompress(files, memory_limit, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
     """Decompress FILE.smx to FILE (stdin to stdout with - or no FILE)."""
     _run_files(list(files) or ["-"], _Options("decompress", stdout, output, force, remove, quiet, verbose,
-                                              progress, threads=threads, memory_limit=memory_limit))
+                                              progress, threads=threads, memory_limit=memory_limit, dask=dask))
 
 
 @main.command(name="test")
