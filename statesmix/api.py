@@ -173,6 +173,7 @@ class Compressor:
         self._finished = False
         self._progress = _Progress(progress, total)
         self._overrides = overrides or {}
+        self._failed: Optional[str] = None
         self._make_runner: Callable[[], JobQueue] = lambda: OrderedRunner(self._threads)
 
     def __reduce__(self):
@@ -215,10 +216,28 @@ class Compressor:
             self._header_sent = True
         return b"".join(parts)
 
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise StatesmixError(f"this compressor failed earlier ({self._failed}) and cannot continue")
+
+    def _fail(self, exc: BaseException) -> None:
+        """Blocks were lost with exc (or Ctrl-C): the stream cannot go on."""
+        self._failed = str(exc) or type(exc).__name__
+        if self._runner is not None:
+            self._runner.close()
+
     def compress(self, data) -> bytes:
         if self._finished:
             raise ArgumentValueError("compressor has already been flushed")
+        self._check_usable()
         view = _as_view(data)
+        try:
+            return self._compress(view)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def _compress(self, view: memoryview) -> bytes:
         bs = self._block_size
         parts: List[bytes] = []
         if not self._pending and len(view) >= bs:  # whole blocks straight from the caller's buffer
@@ -237,6 +256,7 @@ class Compressor:
     def flush(self) -> bytes:
         if self._finished:
             raise ArgumentValueError("repeated call to flush(): the compressor has already been flushed")
+        self._check_usable()
         self._finished = True
         parts: List[bytes] = []
         try:
@@ -245,6 +265,9 @@ class Compressor:
                 self._pending = bytearray()
             while self._runner is not None and self._runner.pending:
                 parts.append(self._take())
+        except BaseException as exc:
+            self._fail(exc)
+            raise
         finally:
             if self._runner is not None:
                 self._runner.close()
@@ -261,9 +284,8 @@ class Compressor:
         try:
             for start in range(0, len(data), bs):
                 parts += self._submit(data[start : start + bs], last=start + bs >= len(data))
-        except BaseException:
-            if self._runner is not None:
-                self._runner.close()
+        except BaseException as exc:
+            self._fail(exc)
             raise
         return self._emit(parts) + self.flush()
 

@@ -94,3 +94,19 @@ def test_truncated_stream_is_not_eof():
     d = Decompressor()
     d.decompress(blob[:-3])
     assert not d.eof and d.needs_input
+
+
+def test_a_compressor_that_lost_a_block_refuses_to_go_on(monkeypatch, text):
+    from statesmix import blocks
+
+    def broken(*args, **kwargs):
+        raise statesmix.StatesmixError("the engine broke")
+
+    c = Compressor(level=1, block_size=4096, threads=1)
+    monkeypatch.setattr(blocks, "encode_block", broken)
+    with pytest.raises(StatesmixError, match="engine broke"):
+        c.compress(text[:20_000])  # the second block waits for the first, which failed
+    with pytest.raises(StatesmixError, match="failed earlier"):
+        c.compress(b"more")
+    with pytest.raises(StatesmixError, match="failed earlier"):
+        c.flush()
