@@ -349,6 +349,7 @@ class Decompressor:
         self._unused = b""
         self._failed: Optional[str] = None
         self._make_runner: Optional[Callable[[], JobQueue]] = None  # set: blocks go to this runner
+        self._one_block_at_a_time = False
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
@@ -357,10 +358,13 @@ class Decompressor:
     def _at_block(cls, stream: StreamHeader, block_index: int, *, threads: int = 0,
                   memory_limit: Optional[int] = None) -> "Decompressor":
         """A decompressor whose input starts at block block_index of a stream
-        with this header (random access: statesmix.open's seek)."""
+        with this header (random access: statesmix.open's seek). It decodes
+        one block at a time, frame by frame, with all the threads for that
+        block's engine: a read after a seek needs that block first."""
         d = cls(threads=threads, memory_limit=memory_limit)
         d._stream = stream
         d._first_block = block_index
+        d._one_block_at_a_time = True
         return d
 
     @property
@@ -377,6 +381,8 @@ class Decompressor:
 
     @property
     def _parallel(self) -> bool:
+        if self._one_block_at_a_time:
+            return False
         return self._threads > 1 or self._make_runner is not None
 
     @property

@@ -77,7 +77,8 @@ def test_at_most_n_blocks_in_flight(data, packed, monkeypatch, threads):
     assert state["max"] == max(2, threads)
 
 
-def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypatch, threads):
     made = []
     original = blocks.BlockDecoder.__init__
 
@@ -86,7 +87,7 @@ def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypa
         original(self, header, index, threads)
 
     monkeypatch.setattr(blocks.BlockDecoder, "__init__", record)
-    with statesmix.open(io.BytesIO(packed), threads=1) as f:
+    with statesmix.open(io.BytesIO(packed), threads=threads) as f:
         f.seek(5 * BS + 100)
         assert f.read(200) == data[5 * BS + 100 : 5 * BS + 300]
         assert made == [5]
