@@ -26,6 +26,7 @@ from .container import (
     FRAME_CODED,
     FRAME_STORED,
     FRAME_STORED_RESET,
+    MAX_FRAME_BYTES,
     BlockHeader,
     FrameHead,
     IndexEntry,
@@ -40,7 +41,7 @@ from .errors import StatesmixError
 from .params import LEVELS, Params
 from .tokenizer import Tokenizer, Vocabulary
 
-FRAME_BYTES = 64 << 10
+FRAME_BYTES = MAX_FRAME_BYTES
 _CUT_WINDOW = 4096
 # The incompressibility test looks at pieces of this many bytes.
 TEST_BYTES = 1024

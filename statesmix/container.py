@@ -85,7 +85,10 @@ _PARAMS_FLAG = 0x02
 
 MIN_BLOCK_SIZE = 4096
 MAX_BLOCK_SIZE = 1 << 30
-MAX_FRAME_BYTES = 1 << 20
+# A frame holds at most this many bytes (so at most as many tokens): it
+# bounds the work a decoder does on one frame before its checksum, also for
+# a hostile file. The encoder cuts frames of up to this size (blocks.py).
+MAX_FRAME_BYTES = 64 << 10
 MAX_PARAMS_BYTES = 4096
 MAX_VOCAB_BYTES = 1 << 20
 MAX_BLOCKS = 1 << 24
