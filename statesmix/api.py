@@ -1,242 +1,371 @@
 """Public API, shaped like Python's lzma and bz2 modules.
 
 compress / decompress work on whole byte strings; Compressor / Decompressor
-work incrementally and hold bounded memory whatever the stream's length.
-Both directions drive the same C engine one frame at a time.
+work incrementally. Input is cut into independent blocks (block_size bytes,
+a per-level default), each coded with its own tokenizer and model, so the
+bytes written depend only on the level and the block size, and up to
+``threads`` blocks are coded or decoded at once. Memory stays bounded by
+the blocks in flight, however long the stream.
+
+Every entry point checks all its arguments before it does anything: when
+one raises, nothing has been consumed, created or written.
 """
 
 from __future__ import annotations
 
-import zlib
-from typing import Callable, Iterable, Iterator, List, Optional
+import threading
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
-import numpy as np
-
-from ._native import Engine
+from . import blocks
+from ._parallel import JobQueue, OrderedRunner, cpu_count
 from .container import (
-    EndInfo,
-    FrameInfo,
-    Header,
+    BLOCK_TAG,
+    DEFAULT_BLOCK_SIZES,
+    END_TAG,
+    MAX_BLOCK_SIZE,
+    MIN_BLOCK_SIZE,
+    BlockHeader,
+    FrameHead,
+    IndexEntry,
+    StreamHeader,
     end_bytes,
-    frame_bytes,
-    header_bytes,
-    parse_header,
-    parse_record,
+    next_tag,
+    parse_block_header,
+    parse_end,
+    parse_stream_header,
+    stream_header_bytes,
 )
-from .errors import StatesmixError
-from .params import DEFAULT_LEVEL, Params, get_level
-from .tokenizer import Tokenizer
-
-# One-shot compression cuts the token stream into frames of this many tokens.
-FRAME_TOKENS = 65536
-# Streams: the tokenizer is trained on the first STREAM_TRAIN_BYTES, then
-# input is coded in frames of about STREAM_FRAME_BYTES.
-STREAM_TRAIN_BYTES = 1 << 20
-STREAM_FRAME_BYTES = 256 << 10
+from .errors import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    EndOfStreamError,
+    MemoryLimitError,
+    StatesmixError,
+    TruncatedError,
+)
+from .params import DEFAULT_LEVEL, LEVELS, MAX_LEVEL, MIN_LEVEL, Params
 
 # progress(bytes_done, bytes_total_or_None, tokens_done, bytes_written)
 ProgressFn = Callable[[int, Optional[int], int, int], None]
 
+# Decoding refuses a block that needs more than this unless told otherwise:
+# above every level at its default block size (tests/test_memory_limit.py).
+DEFAULT_MEMORY_LIMIT = 4 << 30
 
-class _EndOfStream(StatesmixError, EOFError):
-    """decompress() called after the end marker (an EOFError, as in lzma)."""
+
+# -- arguments -----------------------------------------------------------------
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _as_bytes(data) -> bytes:
-    if isinstance(data, bytes):
-        return data
+def check_level(level) -> int:
+    if not _is_int(level):
+        raise ArgumentTypeError(f"level must be an integer from {MIN_LEVEL} to {MAX_LEVEL}, not {level!r}")
+    if level not in LEVELS:
+        raise ArgumentValueError(f"level must be from {MIN_LEVEL} to {MAX_LEVEL}, not {level}")
+    return level
+
+
+def check_threads(threads) -> int:
+    """The number of threads to use (0 = every core the process may use)."""
+    if not _is_int(threads):
+        raise ArgumentTypeError(f"threads must be an integer (0 = all cores), not {threads!r}")
+    if threads < 0:
+        raise ArgumentValueError(f"threads must be 0 (all cores) or more, not {threads}")
+    return threads or cpu_count()
+
+
+def check_block_size(block_size, level: int) -> int:
+    if block_size is None:
+        return DEFAULT_BLOCK_SIZES[level]
+    if not _is_int(block_size):
+        raise ArgumentTypeError(f"block_size must be an integer, not {block_size!r}")
+    if not MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE:
+        raise ArgumentValueError(f"block_size must be from {MIN_BLOCK_SIZE} to {MAX_BLOCK_SIZE} bytes, "
+                                 f"not {block_size}")
+    return block_size
+
+
+def check_memory_limit(memory_limit) -> int:
+    if memory_limit is None:
+        return DEFAULT_MEMORY_LIMIT
+    if not _is_int(memory_limit):
+        raise ArgumentTypeError(f"memory_limit must be an integer number of bytes, not {memory_limit!r}")
+    if memory_limit <= 0:
+        raise ArgumentValueError(f"memory_limit must be positive, not {memory_limit}")
+    return memory_limit
+
+
+def check_progress(progress) -> Optional[ProgressFn]:
+    if progress is not None and not callable(progress):
+        raise ArgumentTypeError(f"progress must be callable or None, not {progress!r}")
+    return progress
+
+
+def _as_view(data) -> memoryview:
     try:
-        return memoryview(data).tobytes()
+        view = memoryview(data)
     except TypeError:
-        raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
+        raise ArgumentTypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 
-class _FrameWriter:
-    """Encodes token arrays into frames with one engine; tracks the content CRC."""
-
-    def __init__(self, level: int, params: Params, tokenizer: Tokenizer, threads: int) -> None:
-        self.tokenizer = tokenizer
-        self.engine = Engine(params, tokenizer.vocab.pieces, threads)
-        self.header = header_bytes(level, params, tokenizer.vocab)
-        self.total = 0
-        self.crc = 0
-        self.tokens = 0
-
-    def frames(self, data: bytes, ids: np.ndarray):
-        """Yields the frames coding data (whose tokens are ids)."""
-        frame_tokens = FRAME_TOKENS
-        lengths = self.tokenizer.vocab.lengths
-        pos = 0
-        for start in range(0, len(ids), frame_tokens):
-            chunk = ids[start : start + frame_tokens]
-            raw_len = int(lengths[chunk].sum())
-            raw = data[pos : pos + raw_len]
-            payload = self.engine.encode(chunk)
-            pos += raw_len
-            self.total += raw_len
-            self.crc = zlib.crc32(raw, self.crc)
-            self.tokens += len(chunk)
-            yield frame_bytes(len(chunk), raw_len, zlib.crc32(raw), payload)
-        if pos != len(data):
-            raise StatesmixError("internal error: tokens do not cover the input")
-
-    def end(self) -> bytes:
-        return end_bytes(self.total, self.crc)
+def format_size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
 
 
-def _check_threads(threads: int) -> int:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise StatesmixError(f"threads must be a non-negative integer (0 = all cores), not {threads!r}")
-    return threads
+def memory_needed(header: BlockHeader) -> int:
+    """What decoding a block holds: its model (Params.table_bytes), and its
+    compressed bytes and content (at most twice its length)."""
+    return blocks.memory_needed(header) + 2 * header.raw_len
 
 
-def compress(data, level: int = DEFAULT_LEVEL, *, threads: int = 0,
-             progress: Optional[ProgressFn] = None) -> bytes:
-    """Compresses data (any bytes-like object) and returns the .smx bytes."""
-    return _compress(data, level, threads, progress)
+# -- compression -----------------------------------------------------------------
+class _Progress:
+    """Counts what the blocks' frames have done; reported from the waiting thread."""
 
+    def __init__(self, fn: Optional[ProgressFn], total: Optional[int]) -> None:
+        self.fn, self.total = fn, total
+        self.done = self.tokens = self.written = 0
+        self.lock = threading.Lock()
 
-def _compress(data, level: int, threads: int, progress: Optional[ProgressFn] = None,
-              vocab_size: Optional[int] = None,
-              adjust: Optional[Callable[[Params], Params]] = None) -> bytes:
-    """compress(), with the level's vocabulary size and parameters
-    overridable: the ablation study (statesmix.ablation) uses this. The
-    parameters are recorded in the header, so the result decodes as usual."""
-    lv = get_level(level)
-    threads = _check_threads(threads)
-    data = _as_bytes(data)
-    tokenizer = Tokenizer.train(data, vocab_size or lv.vocab_size(len(data)))
-    ids = tokenizer.encode(data)
-    params = lv.params.replace(vocab=tokenizer.vocab.size).size_for(len(ids))
-    if adjust is not None:
-        params = adjust(params)
-    writer = _FrameWriter(level, params, tokenizer, threads)
-    out: List[bytes] = [writer.header]
-    written = len(writer.header)
-    for frame in writer.frames(data, ids):
-        out.append(frame)
-        written += len(frame)
-        if progress:
-            progress(writer.total, len(data), writer.tokens, written)
-    out.append(writer.end())
-    return b"".join(out)
+    def on_frame(self, raw: int, tokens: int, written: int) -> None:
+        with self.lock:
+            self.done += raw
+            self.tokens += tokens
+            self.written += written
 
-
-def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0) -> Iterator[bytes]:
-    """Decompresses .smx data arriving in pieces, yielding output as it is
-    decoded. Concatenated streams decode in order; anything else after a
-    stream, an empty input or a stream cut short raises StatesmixError."""
-    d = Decompressor(threads=threads)
-    started = False
-    for chunk in chunks:
-        while chunk:
-            if d.eof:  # another stream must follow
-                d = Decompressor(threads=threads)
-                try:
-                    out = d.decompress(chunk)
-                except StatesmixError:
-                    raise StatesmixError("trailing data after the end of the compressed stream "
-                                         "is not a statesmix stream") from None
-            else:
-                out = d.decompress(chunk)
-            started = True
-            if out:
-                yield out
-            chunk = d.unused_data if d.eof else b""
-    if not started:
-        raise StatesmixError("compressed data is empty")
-    if not d.eof:
-        raise StatesmixError("compressed data is truncated (it ends before the end marker)")
-
-
-def decompress(data, *, threads: int = 0) -> bytes:
-    """Decompresses .smx data; concatenated streams decode to the concatenation."""
-    return b"".join(decompress_chunks([_as_bytes(data)], threads=threads))
+    def report(self) -> None:
+        if self.fn is not None:
+            with self.lock:
+                args = (self.done, self.total, self.tokens, self.written)
+            self.fn(*args)
 
 
 class Compressor:
     """Incremental compressor: ``compress(chunk)`` returns what is ready,
-    ``flush()`` the rest and the end marker.
+    ``flush()`` the rest and the end of the stream.
 
-    The tokenizer is trained on the first megabyte of the stream; the model
-    and tables carry over from frame to frame, and tables are sized by the
-    level's caps, so memory stays bounded however long the stream is.
+    Input is buffered until a block is full; up to ``threads`` blocks are
+    coded at once on worker threads. The output is identical to
+    ``compress()`` of the whole input with the same level and block size.
+    progress, if given, is called as for compress(), with None for the
+    total, which a stream does not know.
     """
 
-    def __init__(self, level: int = DEFAULT_LEVEL, *, threads: int = 0) -> None:
-        self._level_number = level
-        self._level = get_level(level)
-        self._threads = _check_threads(threads)
+    def __init__(self, level: int = DEFAULT_LEVEL, *, block_size: Optional[int] = None,
+                 threads: int = 0, progress: Optional[ProgressFn] = None) -> None:
+        self._level = check_level(level)
+        self._block_size = check_block_size(block_size, self._level)
+        self._threads = check_threads(threads)
+        self._init_state(check_progress(progress), None, None)
+
+    def _init_state(self, progress: Optional[ProgressFn], total: Optional[int],
+                    overrides: Optional[dict]) -> None:
         self._pending = bytearray()
-        self._writer: Optional[_FrameWriter] = None
+        self._runner: Optional[JobQueue] = None
+        self._entries: List[IndexEntry] = []
+        self._header = stream_header_bytes(self._level, self._block_size)
+        self._header_sent = False
         self._finished = False
+        self._progress = _Progress(progress, total)
+        self._overrides = overrides or {}
+        self._failed: Optional[str] = None
+        self._make_runner: Callable[[], JobQueue] = lambda: OrderedRunner(self._threads)
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
 
     @property
     def tokens(self) -> int:
         """Tokens coded so far (for progress reports)."""
-        return self._writer.tokens if self._writer else 0
+        return self._progress.tokens
 
-    def _start(self) -> bytes:
-        sample = bytes(self._pending[:STREAM_TRAIN_BYTES])
-        tokenizer = Tokenizer.train(sample, self._level.vocab_size(len(sample)))
-        params = self._level.params.replace(vocab=tokenizer.vocab.size)
-        self._writer = _FrameWriter(self._level_number, params, tokenizer, self._threads)
-        return self._writer.header
+    def _submit(self, block, last: bool) -> List[bytes]:
+        """Starts coding a block; returns the blocks that finished meanwhile."""
+        out = []
+        if self._runner is None:
+            self._runner = self._make_runner()
+        runner = self._runner
+        while runner.full:
+            out.append(self._take())
+        alone = last and runner.pending == 0
+        threads = self._threads if alone else max(1, self._threads // runner.workers)
+        runner.submit(blocks.encode_block, block, self._level, threads=threads, **self._overrides,
+                      local=dict(on_frame=self._progress.on_frame, cancel=runner.cancel))
+        return out
 
-    def _emit(self, nbytes: int) -> bytes:
-        data = bytes(self._pending[:nbytes])
-        del self._pending[:nbytes]
-        ids = self._writer.tokenizer.encode(data)
-        return b"".join(self._writer.frames(data, ids))
+    def _take(self) -> bytes:
+        blob, entry = self._runner.pop(on_wait=self._progress.report)
+        self._entries.append(entry)
+        self._progress.report()
+        return blob
 
-    def _cut(self) -> int:
-        """Where the next frame ends: after a newline near STREAM_FRAME_BYTES."""
-        nl = self._pending.rfind(b"\n", STREAM_FRAME_BYTES - 4096, STREAM_FRAME_BYTES)
-        return nl + 1 if nl >= 0 else STREAM_FRAME_BYTES
+    def _ready(self) -> List[bytes]:
+        out = []
+        while self._runner is not None and self._runner.oldest_done():
+            out.append(self._take())
+        return out
+
+    def _emit(self, parts: List[bytes]) -> bytes:
+        if parts and not self._header_sent:
+            parts.insert(0, self._header)
+            self._header_sent = True
+        return b"".join(parts)
+
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise StatesmixError(f"this compressor failed earlier ({self._failed}) and cannot continue")
+
+    def _fail(self, exc: BaseException) -> None:
+        """Blocks were lost with exc (or Ctrl-C): the stream cannot go on."""
+        self._failed = str(exc) or type(exc).__name__
+        if self._runner is not None:
+            self._runner.close()
 
     def compress(self, data) -> bytes:
         if self._finished:
-            raise StatesmixError("compressor has already been flushed")
-        self._pending += _as_bytes(data)
-        out = []
-        if self._writer is None:
-            if len(self._pending) < STREAM_TRAIN_BYTES:
-                return b""
-            out.append(self._start())
-        while len(self._pending) >= STREAM_FRAME_BYTES + 4096:
-            out.append(self._emit(self._cut()))
-        return b"".join(out)
+            raise ArgumentValueError("compressor has already been flushed")
+        self._check_usable()
+        view = _as_view(data)
+        try:
+            return self._compress(view)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def _compress(self, view: memoryview) -> bytes:
+        bs = self._block_size
+        parts: List[bytes] = []
+        if not self._pending and len(view) >= bs:  # whole blocks straight from the caller's buffer
+            n = len(view) - len(view) % bs
+            for start in range(0, n, bs):
+                parts += self._submit(view[start : start + bs].tobytes(), last=False)
+            view = view[n:]
+        self._pending += view
+        while len(self._pending) >= bs:
+            block = bytes(self._pending[:bs])
+            del self._pending[:bs]
+            parts += self._submit(block, last=False)
+        parts += self._ready()
+        return self._emit(parts)
 
     def flush(self) -> bytes:
         if self._finished:
-            raise StatesmixError("compressor has already been flushed")
-        out = []
-        if self._writer is None:
-            out.append(self._start())
-        while len(self._pending) > STREAM_FRAME_BYTES:
-            out.append(self._emit(self._cut()))
-        if self._pending:
-            out.append(self._emit(len(self._pending)))
-        out.append(self._writer.end())
+            raise ArgumentValueError("repeated call to flush(): the compressor has already been flushed")
+        self._check_usable()
         self._finished = True
-        return b"".join(out)
+        parts: List[bytes] = []
+        try:
+            if self._pending:
+                parts += self._submit(bytes(self._pending), last=True)
+                self._pending = bytearray()
+            while self._runner is not None and self._runner.pending:
+                parts.append(self._take())
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+        if not self._header_sent:
+            parts.insert(0, self._header)
+            self._header_sent = True
+        parts.append(end_bytes(self._header, self._entries))
+        return b"".join(parts)
+
+    def _compress_all(self, data: memoryview) -> bytes:
+        """compress() then flush() of one buffer, without copying it."""
+        bs = self._block_size
+        parts: List[bytes] = []
+        try:
+            for start in range(0, len(data), bs):
+                parts += self._submit(data[start : start + bs], last=start + bs >= len(data))
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        return self._emit(parts) + self.flush()
 
 
+def compress(data, level: int = DEFAULT_LEVEL, *, block_size: Optional[int] = None, threads: int = 0,
+             progress: Optional[ProgressFn] = None) -> bytes:
+    """Compresses data (any bytes-like object) and returns the .smx bytes.
+
+    The result depends only on the data, the level and the block size;
+    threads only changes how fast it comes. progress, if given, is called
+    now and then with (bytes done, bytes in all, tokens coded, bytes written).
+    """
+    return _compress(data, level, threads, progress, block_size=block_size)
+
+
+def _compress(data, level: int, threads: int, progress: Optional[ProgressFn] = None,
+              vocab_size: Optional[int] = None, adjust: Optional[Callable[[Params], Params]] = None,
+              block_size: Optional[int] = None) -> bytes:
+    """compress(), with the level's vocabulary size and parameters
+    overridable: the ablation study (statesmix.ablation) uses this. The
+    parameters are recorded in each block, so the result decodes as usual."""
+    c = Compressor(level, block_size=block_size, threads=threads)
+    check_progress(progress)
+    view = _as_view(data)
+    overrides = {}
+    if vocab_size is not None:
+        overrides["vocab_size"] = vocab_size
+    if adjust is not None:
+        overrides["adjust"] = adjust
+    c._init_state(progress, len(view), overrides)
+    return c._compress_all(view)
+
+
+# -- decompression -----------------------------------------------------------
 class Decompressor:
-    """Incremental decompressor with the interface of lzma.LZMADecompressor."""
+    """Incremental decompressor with the interface of lzma.LZMADecompressor.
 
-    def __init__(self, *, threads: int = 0) -> None:
-        self._threads = _check_threads(threads)
+    One stream: after its end, ``eof`` is true and anything that followed
+    is in ``unused_data``. With threads > 1, whole blocks are decoded on up
+    to ``threads`` worker threads at once; with one thread, output comes
+    frame by frame. A block that needs more memory than ``memory_limit``
+    bytes to decode is refused (MemoryLimitError) before anything is
+    allocated for it.
+    """
+
+    def __init__(self, *, threads: int = 0, memory_limit: Optional[int] = None) -> None:
+        self._threads = check_threads(threads)
+        self._memory_limit = check_memory_limit(memory_limit)
         self._buf = bytearray()
-        self._header: Optional[Header] = None
-        self._engine: Optional[Engine] = None
-        self._frame: Optional[FrameInfo] = None
-        self._frame_index = 0
-        self._total = 0
-        self._crc = 0
+        self._stream: Optional[StreamHeader] = None
+        self._entries: List[IndexEntry] = []
+        self._first_block = 0  # > 0 when started at a block (random access)
+        self._runner: Optional[JobQueue] = None
+        self._block: Optional[blocks.BlockDecoder] = None  # serial: the block being decoded
+        self._block_bytes = 0
+        self._frame: Optional[FrameHead] = None
+        self._scanned: Optional[BlockHeader] = None  # parallel: the next block's header
+        self._in_flight_memory = 0
         self._out = bytearray()
         self._eof = False
         self._unused = b""
+        self._failed: Optional[str] = None
+        self._make_runner: Optional[Callable[[], JobQueue]] = None  # set: blocks go to this runner
+        self._one_block_at_a_time = False
+
+    def __reduce__(self):
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")
+
+    @classmethod
+    def _at_block(cls, stream: StreamHeader, block_index: int, *, threads: int = 0,
+                  memory_limit: Optional[int] = None) -> "Decompressor":
+        """A decompressor whose input starts at block block_index of a stream
+        with this header (random access: statesmix.open's seek). It decodes
+        one block at a time, frame by frame, with all the threads for that
+        block's engine: a read after a seek needs that block first."""
+        d = cls(threads=threads, memory_limit=memory_limit)
+        d._stream = stream
+        d._first_block = block_index
+        d._one_block_at_a_time = True
+        return d
 
     @property
     def eof(self) -> bool:
@@ -248,73 +377,42 @@ class Decompressor:
 
     @property
     def needs_input(self) -> bool:
-        return not self._eof and not self._out and not self._ready()
+        return not self._eof and not self._out and not self._can_step()
 
-    def _ready(self) -> bool:
-        """True if the buffered input lets a step make progress."""
-        if self._header is None:
-            return parse_header(self._buf) is not None
-        if self._frame is None:
-            return parse_record(self._buf, 0, self._frame_index) is not None
-        return len(self._buf) >= self._frame.payload_len
-
-    def _step(self) -> bool:
-        buf = self._buf
-        if self._header is None:
-            header = parse_header(buf)
-            if header is None:
-                return False
-            self._engine = Engine(header.params, header.vocab.pieces, self._threads)
-            self._header = header
-            del buf[: header.size]
-            return True
-        if self._frame is None:
-            rec = parse_record(buf, 0, self._frame_index)
-            if rec is None:
-                return False
-            info, after = rec
-            del buf[:after]
-            if isinstance(info, EndInfo):
-                if info.total_len != self._total:
-                    raise StatesmixError(
-                        f"end marker says {info.total_len} bytes but {self._total} were decoded: the file is corrupt"
-                    )
-                if info.content_crc != self._crc:
-                    raise StatesmixError("content checksum mismatch: the file is corrupt")
-                self._eof = True
-                self._unused = bytes(buf)
-                buf.clear()
-                return False
-            self._frame = info
-            return True
-        f = self._frame
-        if len(buf) < f.payload_len:
+    @property
+    def _parallel(self) -> bool:
+        if self._one_block_at_a_time:
             return False
-        payload = bytes(buf[: f.payload_len])
-        tokens, used = self._engine.decode(payload, f.n_tokens)
-        if used != f.payload_len:
-            raise StatesmixError(f"frame {f.index} is corrupt (payload does not decode to its length)")
-        if self._header.vocab.decoded_length(tokens) != f.raw_len:
-            raise StatesmixError(f"frame {f.index} is corrupt (decodes to the wrong length)")
-        raw = self._header.vocab.decode(tokens)
-        if zlib.crc32(raw) != f.raw_crc:
-            raise StatesmixError(f"checksum mismatch in frame {f.index}: the file is corrupt")
-        del buf[: f.payload_len]
-        self._out += raw
-        self._total += len(raw)
-        self._crc = zlib.crc32(raw, self._crc)
-        self._frame = None
-        self._frame_index += 1
-        return True
+        return self._threads > 1 or self._make_runner is not None
+
+    @property
+    def _block_index(self) -> int:
+        return self._first_block + len(self._entries) + (self._runner.pending if self._parallel and self._runner else 0)
 
     def decompress(self, data, max_length: int = -1) -> bytes:
+        """Decompresses data, returning at most max_length bytes (all if negative)."""
+        if not _is_int(max_length):
+            raise ArgumentTypeError(f"max_length must be an integer, not {max_length!r}")
+        view = _as_view(data)
         if self._eof:
-            raise _EndOfStream("already at the end of the compressed stream")
-        self._buf += _as_bytes(data)
-        while (max_length < 0 or len(self._out) < max_length) and self._step():
-            pass
-        if self._eof and self._unused == b"" and self._buf:
-            self._unused = bytes(self._buf)
+            raise EndOfStreamError("already at the end of the compressed stream")
+        if self._failed:
+            raise StatesmixError(f"this decompressor failed earlier ({self._failed}) and cannot continue")
+        self._buf += view
+        try:
+            while max_length < 0 or len(self._out) < max_length:
+                if max_length >= 0 and self._out and self._block is None and not self._parallel:
+                    break  # at the end of a block: return what is there rather than start the next
+                if not self._step():
+                    break
+
+        except BaseException as exc:
+            self._failed = str(exc) or type(exc).__name__
+            if self._runner is not None:
+                self._runner.close()
+            raise
+        if self._eof and self._buf:
+            self._unused += bytes(self._buf)
             self._buf.clear()
         if max_length < 0 or len(self._out) <= max_length:
             result = bytes(self._out)
@@ -323,3 +421,208 @@ class Decompressor:
             result = bytes(self._out[:max_length])
             del self._out[:max_length]
         return result
+
+    # -- one step: returns True if it made progress ------------------------------
+    def _step(self) -> bool:
+        if self._eof:
+            return False
+        if self._stream is None:
+            header = parse_stream_header(self._buf)
+            if header is None:
+                return False
+            self._stream = header
+            del self._buf[: header.size]
+            return True
+        return self._step_parallel() if self._parallel else self._step_serial()
+
+    def _can_step(self) -> bool:
+        if self._eof:
+            return False
+        if self._stream is None:
+            return parse_stream_header(self._buf) is not None
+        if self._parallel and self._runner is not None and self._runner.oldest_done():
+            return True
+        if self._block is not None:
+            head = self._frame or self._block.parse_head(self._buf, 0)
+            return head is not None and len(self._buf) >= head.total
+        tag = next_tag(self._buf, 0, f"block {self._block_index}")
+        if tag is None:
+            return False
+        if tag == END_TAG:
+            return parse_end(self._buf, 0, self._stream) is not None
+        if self._parallel:
+            return blocks.block_extent(self._buf, 0, self._stream, self._block_index) is not None
+        return parse_block_header(self._buf, 0, self._stream, self._block_index) is not None
+
+    def _check_memory(self, header: BlockHeader, index: int) -> int:
+        need = memory_needed(header)
+        if need > self._memory_limit:
+            raise MemoryLimitError(
+                f"block {index} needs {format_size(need)} of memory to decode (level {self._stream.level}"
+                f"{', explicit parameters' if header.explicit_params else ''}), more than the limit of "
+                f"{format_size(self._memory_limit)}: raise the memory limit to decode it"
+            )
+        return need
+
+    def _worker(self) -> JobQueue:
+        if self._runner is None:
+            if self._make_runner is not None:
+                self._runner = self._make_runner()
+            else:
+                self._runner = OrderedRunner(self._threads if self._parallel else 1)
+        return self._runner
+
+    def _step_serial(self) -> bool:
+        buf = self._buf
+        if self._block is None:
+            index = self._block_index
+            tag = next_tag(buf, 0, f"block {index}")
+            if tag is None:
+                return False
+            if tag == END_TAG:
+                return self._end()
+            header = parse_block_header(buf, 0, self._stream, index)
+            if header is None:
+                return False
+            self._check_memory(header, index)
+            self._block = blocks.BlockDecoder(header, index, self._threads)
+            self._block_bytes = header.size
+            del buf[: header.size]
+            return True
+        head = self._frame or self._block.parse_head(buf, 0)
+        if head is None:
+            return False
+        self._frame = head
+        if len(buf) < head.total:
+            return False
+        payload = bytes(buf[head.size : head.total])
+        raw = self._worker().call(self._block.frame, head, payload)
+        del buf[: head.total]
+        self._frame = None
+        self._block_bytes += head.total
+        self._out += raw
+        if not self._block.remaining:
+            self._entries.append(self._block.entry(self._block_bytes))
+            self._block = None
+        return True
+
+    def _take(self) -> None:
+        runner = self._runner
+        need = runner.oldest_tag()
+        raw, entry = runner.pop()
+        self._in_flight_memory -= need
+        self._entries.append(entry)
+        self._out += raw
+
+    def _step_parallel(self) -> bool:
+        runner = self._worker()
+        if runner.oldest_done():
+            self._take()
+            return True
+        try:
+            return self._dispatch(runner)
+        except StatesmixError:
+            if runner.pending:  # errors in stream order: the blocks before this one first
+                self._take()
+                return True
+            raise
+
+    def _dispatch(self, runner: JobQueue) -> bool:
+        """Hands the next whole block to a worker, or reads the end record."""
+        buf = self._buf
+        index = self._block_index
+        tag = next_tag(buf, 0, f"block {index}")
+        if tag == END_TAG:
+            if runner.pending:
+                self._take()
+                return True
+            return self._end()
+        if tag is None:
+            return False
+        header = self._scanned or parse_block_header(buf, 0, self._stream, index)
+        if header is None:
+            return False
+        self._scanned = header
+        need = self._check_memory(header, index)  # before the block is buffered whole
+        extent = blocks.block_extent(buf, 0, self._stream, index)
+        if extent is None:
+            return False
+        held = self._in_flight_memory if runner.shares_memory else 0
+        if runner.full or (runner.pending and held + need > self._memory_limit):
+            self._take()
+            return True
+        size = extent[1]
+        blob = bytes(buf[:size])
+        del buf[:size]
+        self._scanned = None
+        last = runner.pending == 0 and buf[:1] == bytes([END_TAG])
+        threads = self._threads if last else max(1, self._threads // runner.workers)
+        runner.submit(blocks.decode_block, blob, header, index, threads, tag=need, local=dict(cancel=runner.cancel))
+        self._in_flight_memory += need
+        return True
+
+    def _end(self) -> bool:
+        rec = parse_end(self._buf, 0, self._stream)
+        if rec is None:
+            return False
+        first, got = self._first_block, self._entries
+        if len(rec.blocks) != first + len(got):
+            raise StatesmixError(f"the index lists {len(rec.blocks)} blocks but the stream has "
+                                 f"{first + len(got)}: the file is corrupt")
+        for i, entry in enumerate(got):
+            if rec.blocks[first + i] != entry:
+                raise StatesmixError(f"the index does not match block {first + i}: the file is corrupt")
+        del self._buf[: rec.size]
+        self._eof = True
+        if self._runner is not None:
+            self._runner.close()
+        return False
+
+
+def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0,
+                      memory_limit: Optional[int] = None) -> Iterator[bytes]:
+    """Decompresses .smx data arriving in pieces, yielding output as it is
+    decoded. Concatenated streams decode in order; anything else after a
+    stream, an empty input or a stream cut short raises StatesmixError
+    (TruncatedError, also an EOFError, for the last two)."""
+    check_threads(threads)
+    check_memory_limit(memory_limit)
+    return _decompress_chunks(chunks, lambda: Decompressor(threads=threads, memory_limit=memory_limit))
+
+
+def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor]) -> Iterator[bytes]:
+    """decompress_chunks(), with a Decompressor from new() for each stream."""
+    d = new()
+    started = False
+    for chunk in chunks:
+        while chunk:
+            if d.eof:  # another stream must follow
+                d = new()
+                try:
+                    out = d.decompress(chunk)
+                except StatesmixError:
+                    if d._stream is not None:  # a stream that went wrong later on
+                        raise
+                    raise StatesmixError("trailing data after the end of the compressed stream "
+                                         "is not a statesmix stream") from None
+            else:
+                out = d.decompress(chunk)
+            started = True
+            if out:
+                yield out
+            chunk = d.unused_data if d.eof else b""
+    if not started:
+        raise TruncatedError("compressed data is empty")
+    if not d.eof:
+        raise TruncatedError("compressed data is truncated (it ends before the end of the stream)")
+
+
+def decompress(data, *, threads: int = 0, memory_limit: Optional[int] = None) -> bytes:
+    """Decompresses .smx data; concatenated streams decode to the concatenation.
+
+    memory_limit (bytes, default DEFAULT_MEMORY_LIMIT) refuses, with
+    MemoryLimitError and before allocating, a block that needs more."""
+    check_threads(threads)
+    check_memory_limit(memory_limit)
+    view = _as_view(data)
+    return b"".join(decompress_chunks([view.tobytes()], threads=threads, memory_limit=memory_limit))

@@ -8,17 +8,21 @@
 
 ``-`` or no FILE means stdin/stdout. Output is written to a temporary file
 beside the target and renamed into place only on success, so an error or
-Ctrl-C never leaves a partial file. Exit status: 0 success, 1 data error,
-2 usage error.
+Ctrl-C never leaves a partial file. The coding runs on worker threads and
+this thread only waits, so Ctrl-C stops the command within a second, also
+inside a long frame. Exit status: 0 success, 1 data error (corrupt input,
+a file that needs more than --memory-limit), 2 usage error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
-from typing import BinaryIO, Callable, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 
 import click
 
@@ -28,10 +32,35 @@ from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 SUFFIX = ".smx"
 READ_SIZE = 1 << 20
-# Larger files are compressed as streams: bounded memory, ratio within ~1%.
-ONE_SHOT_LIMIT = 32 << 20
 EXIT_DATA = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+NO_LIMIT = 1 << 62
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.I)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in "123", "64K", "16M", "2GiB", "1g" (binary multiples, as xz)."""
+    m = _SIZE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a size (examples: 1000000, 64K, 16MiB, 2G)")
+    return int(m.group(1)) << (10 * " kmgt".index((m.group(2) or " ").lower()))
+
+
+class _SizeType(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SIZE = _SizeType()
 
 
 class _Failed(Exception):
@@ -50,15 +79,17 @@ def _error(msg: str) -> None:
 class _Progress:
     """One status line on stderr: bytes done of total, tokens/s, bits per byte, ETA."""
 
-    def __init__(self, name: str, enabled: bool) -> None:
+    def __init__(self, name: str, enabled: bool, total: Optional[int] = None) -> None:
         self.name = name
         self.enabled = enabled
+        self.total = total
         self.start = time.monotonic()
         self.shown = False
 
     def __call__(self, done: int, total: Optional[int], tokens: int, written: int) -> None:
         if not self.enabled:
             return
+        total = total or self.total
         elapsed = max(time.monotonic() - self.start, 1e-9)
         bpb = 8.0 * written / done if done else 0.0
         parts = [f"{self.name}: {done / 1e6:.2f}"]
@@ -93,29 +124,9 @@ def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     return f, size
 
 
-def _read_input(path: str) -> bytes:
-    f, _ = _open_input(path)
-    try:
-        return f.read()
-    finally:
-        if f is not sys.stdin.buffer:
-            f.close()
-
-
-def _compress_stream(src: BinaryIO, size: Optional[int], dst: BinaryIO, level: int, threads: int,
-                     bar: "_Progress") -> Tuple[int, int]:
-    """Compresses src into dst; returns (bytes in, bytes out).
-
-    Files up to ONE_SHOT_LIMIT are compressed in one shot (the tokenizer and
-    table sizes then fit the whole input); anything larger, and every pipe,
-    goes through the streaming Compressor, so memory stays bounded.
-    """
-    if size is not None and size <= ONE_SHOT_LIMIT:
-        data = src.read()
-        out = api.compress(data, level=level, threads=threads, progress=bar)
-        dst.write(out)
-        return len(data), len(out)
-    comp = api.Compressor(level=level, threads=threads)
+def _compress_stream(src: BinaryIO, dst: BinaryIO, comp: api.Compressor) -> Tuple[int, int]:
+    """Compresses src into dst block by block; returns (bytes in, bytes out).
+    Memory holds the blocks in flight, whatever the input's size."""
     done = written = 0
     while True:
         chunk = src.read(READ_SIZE)
@@ -126,13 +137,13 @@ def _compress_stream(src: BinaryIO, size: Optional[int], dst: BinaryIO, level: i
         if out:
             dst.write(out)
             written += len(out)
-            bar(done, size, comp.tokens, written)
     out = comp.flush()
     dst.write(out)
     return done, written + len(out)
 
 
-def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO], threads: int) -> Tuple[int, int]:
+def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
+                       decode: Callable[[Iterator[bytes]], Iterator[bytes]]) -> Tuple[int, int]:
     """Decompresses src into dst, or only verifies it when dst is None;
     returns (bytes in, bytes out)."""
     read = [0]
@@ -146,7 +157,7 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO], threads: int) -> 
             yield chunk
 
     produced = 0
-    for out in api.decompress_chunks(chunks(), threads=threads):
+    for out in decode(chunks()):
         if dst is not None:
             dst.write(out)
         produced += len(out)
@@ -186,50 +197,109 @@ def _output_name(path: str, mode: str) -> Optional[str]:
     raise _Failed
 
 
-def _run_files(files: List[str], mode: str, stdout: bool, output: Optional[str], force: bool,
-               remove: bool, quiet: bool, verbose: bool, level: int, threads: int,
-               progress: Optional[bool]) -> None:
-    if output is not None and len(files) > 1:
+@dataclass
+class _Options:
+    """What one command applies to each of its files."""
+
+    mode: str  # "compress", "decompress" or "test"
+    stdout: bool = False
+    output: Optional[str] = None
+    force: bool = False
+    remove: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    progress: Optional[bool] = None
+    level: int = DEFAULT_LEVEL
+    block_size: Optional[int] = None
+    threads: int = 0
+    memory_limit: Optional[int] = None
+    dask: Optional[str] = None  # scheduler address: blocks go to that cluster
+    client: Any = None
+
+    def compressor(self, bar: "_Progress") -> api.Compressor:
+        if self.client is not None:
+            from .cluster import compressor
+
+            return compressor(self.client, self.level, block_size=self.block_size, progress=bar)
+        return api.Compressor(self.level, block_size=self.block_size, threads=self.threads, progress=bar)
+
+    def decode(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        if self.client is not None:
+            from .cluster import decompress_chunks
+
+            return decompress_chunks(self.client, chunks, memory_limit=self.memory_limit)
+        return api.decompress_chunks(chunks, threads=self.threads, memory_limit=self.memory_limit)
+
+
+def _connect(address: str):
+    """A dask.distributed Client for the scheduler at address."""
+    try:
+        from distributed import Client
+    except ImportError:
+        _error("--dask needs Dask: pip install 'statesmix[dask]'")
+        sys.exit(EXIT_USAGE)
+    try:
+        return Client(address, timeout="30s")
+    except (OSError, TimeoutError) as exc:
+        _error(f"cannot reach the Dask scheduler at {address}: {exc}")
+        sys.exit(EXIT_DATA)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: the partial output is already removed; worker threads may be
+    inside a native call, so leave without waiting for them."""
+    _error("interrupted")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _run_files(files: List[str], opts: _Options) -> None:
+    if opts.output is not None and len(files) > 1:
         _error("-o/--output takes a single input file")
         sys.exit(EXIT_USAGE)
     failed = False
-    for path in files:
-        try:
-            _one_file(path, mode, stdout, output, force, remove, quiet, verbose, level, threads, progress)
-        except _Failed:
-            failed = True
-        except StatesmixError as exc:
-            _error(f"{path}: {exc}")
-            failed = True
-        except KeyboardInterrupt:
-            _error("interrupted")
-            sys.exit(130)
+    if opts.dask:
+        opts.client = _connect(opts.dask)
+    try:
+        for path in files:
+            try:
+                _one_file(path, opts)
+            except _Failed:
+                failed = True
+            except StatesmixError as exc:
+                _error(f"{path}: {exc}")
+                failed = True
+    except KeyboardInterrupt:
+        _interrupted()
+    finally:
+        if opts.client is not None:
+            opts.client.close()
     if failed:
         sys.exit(EXIT_DATA)
 
 
-def _one_file(path: str, mode: str, stdout: bool, output: Optional[str], force: bool,
-              remove: bool, quiet: bool, verbose: bool, level: int, threads: int,
-              progress: Optional[bool]) -> None:
-    to_stdout = stdout or (path == "-" and output is None) or output == "-"
-    target = None if to_stdout or mode == "test" else (output or _output_name(path, mode))
+def _one_file(path: str, opts: _Options) -> None:
+    mode = opts.mode
+    to_stdout = opts.stdout or (path == "-" and opts.output is None) or opts.output == "-"
+    target = None if to_stdout or mode == "test" else (opts.output or _output_name(path, mode))
     if target is not None and path != "-" and os.path.abspath(target) == os.path.abspath(path):
         _error(f"{path}: input and output are the same file")
         raise _Failed
-    if target is not None and os.path.exists(target) and not force:
+    if target is not None and os.path.exists(target) and not opts.force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed
     src, size = _open_input(path)
-    show = (not quiet) and (progress if progress is not None else sys.stderr.isatty())
-    bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show)
+    show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
+    bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show, size)
     start = time.monotonic()
     sizes = [0, 0]
 
     def work(dst: Optional[BinaryIO]) -> None:
         if mode == "compress":
-            sizes[:] = _compress_stream(src, size, dst, level, threads, bar)
+            sizes[:] = _compress_stream(src, dst, opts.compressor(bar))
         else:
-            sizes[:] = _decompress_stream(src, dst, threads)
+            sizes[:] = _decompress_stream(src, dst, opts.decode)
 
     try:
         if mode == "test":
@@ -241,18 +311,33 @@ def _one_file(path: str, mode: str, stdout: bool, output: Optional[str], force: 
         if src is not sys.stdin.buffer:
             src.close()
     elapsed = time.monotonic() - start
-    if verbose and not quiet:
+    if opts.verbose and not opts.quiet:
         name = path if path != "-" else "(stdin)"
         n_in, n_out = sizes
         if mode == "compress":
             ratio = 8.0 * n_out / n_in if n_in else 0.0
-            _say(quiet, f"{name}: {n_in} -> {n_out} bytes, {ratio:.3f} bits/byte, {elapsed:.1f}s")
+            _say(False, f"{name}: {n_in} -> {n_out} bytes, {ratio:.3f} bits/byte, {elapsed:.1f}s")
         elif mode == "decompress":
-            _say(quiet, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
+            _say(False, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
         else:
-            _say(quiet, f"{name}: OK ({n_out} bytes)")
-    if remove and path != "-" and mode != "test":
+            _say(False, f"{name}: OK ({n_out} bytes)")
+    if opts.remove and path != "-" and mode != "test":
         os.unlink(path)
+
+
+def _memory_limit(ctx, param, value: Optional[int]) -> Optional[int]:
+    if value is None:
+        return None
+    return NO_LIMIT if value == 0 else value
+
+
+def _block_size(ctx, param, value: Optional[int]) -> Optional[int]:
+    if value is not None:
+        try:
+            api.check_block_size(value, DEFAULT_LEVEL)
+        except StatesmixError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
 
 
 _common = [
@@ -281,24 +366,42 @@ def main() -> None:
     """Lossless compression by an online-trained Mamba model mixed with n-gram statistics."""
 
 
+_dask_option = click.option(
+    "--dask", metavar="ADDRESS", default=None,
+    help="Code the blocks on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786); "
+         "the output is the same as local. Needs pip install 'statesmix[dask]'.")
+
+_memory_option = click.option(
+    "-M", "--memory-limit", type=SIZE, default=None, callback=_memory_limit,
+    help="Refuse a file whose blocks need more memory than SIZE to decode (e.g. 512M, 2G; "
+         "0 = no limit). Default: 4G.")
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=str)
 @click.option("-l", "--level", type=click.IntRange(MIN_LEVEL, MAX_LEVEL), default=DEFAULT_LEVEL,
               show_default=True, help="1 = fastest, 9 = best ratio.")
+@click.option("-B", "--block-size", type=SIZE, default=None, callback=_block_size,
+              help="Bytes per independent block (e.g. 4M); default: the level's (8M at 1-3, "
+                   "16M at 4-6, 32M at 7-9). The output depends on it, never on -T.")
+@_dask_option
 @_with_common
-def compress(files, level, stdout, output, force, remove, quiet, verbose, threads, progress):
+def compress(files, level, block_size, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
     """Compress FILES to FILE.smx (stdin to stdout with - or no FILE)."""
-    _run_files(list(files) or ["-"], "compress", stdout, output, force, remove, quiet, verbose,
-               level, threads, progress)
+    _run_files(list(files) or ["-"], _Options("compress", stdout, output, force, remove, quiet, verbose,
+                                              progress, level=level, block_size=block_size, threads=threads,
+                                              dask=dask))
 
 
 @main.command()
 @click.argument("files", nargs=-1, type=str)
+@_memory_option
+@_dask_option
 @_with_common
-def decompress(files, stdout, output, force, remove, quiet, verbose, threads, progress):
+def decompress(files, memory_limit, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
     """Decompress FILE.smx to FILE (stdin to stdout with - or no FILE)."""
-    _run_files(list(files) or ["-"], "decompress", stdout, output, force, remove, quiet, verbose,
-               DEFAULT_LEVEL, threads, progress)
+    _run_files(list(files) or ["-"], _Options("decompress", stdout, output, force, remove, quiet, verbose,
+                                              progress, threads=threads, memory_limit=memory_limit, dask=dask))
 
 
 @main.command(name="test")
@@ -306,24 +409,37 @@ def decompress(files, stdout, output, force, remove, quiet, verbose, threads, pr
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
 @click.option("-T", "--threads", type=click.IntRange(min=0), default=0)
-def test_cmd(files, quiet, verbose, threads):
+@_memory_option
+def test_cmd(files, quiet, verbose, threads, memory_limit):
     """Decode FILES and verify every checksum; write nothing."""
-    _run_files(list(files) or ["-"], "test", False, None, False, False, quiet, verbose,
-               DEFAULT_LEVEL, threads, False)
+    _run_files(list(files) or ["-"], _Options("test", quiet=quiet, verbose=verbose, progress=False,
+                                              threads=threads, memory_limit=memory_limit))
 
 
 @main.command()
 @click.argument("files", nargs=-1, type=str)
 def info(files):
-    """Print the header of FILES: format version, level, parameters, sizes."""
+    """Print the structure of FILES: level, blocks, sizes, what decoding needs in memory."""
     from .info import describe
 
     failed = False
     for path in list(files) or ["-"]:
+        name = path if path != "-" else "(stdin)"
         try:
-            data = _read_input(path)
-            click.echo(describe(data, path if path != "-" else "(stdin)"))
-        except _Failed:
+            if path == "-":
+                data = sys.stdin.buffer.read()
+                click.echo(describe(lambda o, n: data[o : o + n], len(data), name))
+                continue
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+
+                def read_at(offset: int, n: int) -> bytes:
+                    f.seek(offset)
+                    return f.read(n)
+
+                click.echo(describe(read_at, size, name))
+        except OSError as exc:
+            _error(f"{path}: {exc.strerror or exc}")
             failed = True
         except StatesmixError as exc:
             _error(f"{path}: {exc}")

@@ -1,68 +1,317 @@
-"""The .smx container format, version 2.
+"""The .smx container format, version 3.
 
-    header  magic "\\x93SMX", version u8, level u8,
-            params_len u16, params (see params.py),
-            vocab_len u32, vocabulary (see tokenizer.py),
-            header_crc u32 (CRC-32 of every header byte before it)
-    frame   tag "F", n_tokens u32, raw_len u32, payload_len u32,
-            raw_crc u32 (CRC-32 of the frame's decoded bytes), payload
-    ...
-    end     tag "E", total_len u64, content_crc u32 (CRC-32 of all content)
+A file is one or more streams, one after the other; a stream is a header,
+independent blocks and an end record with the block index::
 
-All integers are little-endian. Frames are decoded in order: the model
-carries over from one to the next. Every length is checked against the
-limits below before anything is allocated, so a hostile file cannot make
-the decoder allocate without bound, crash or hang.
+    stream  header  block*  end
+    header  magic "\\x93SMX", version u8 (= 3),
+            level_flags u8: bits 0-3 the level (1..9); bit 4 set when the
+            block size is not the level's default; bits 5-7 zero,
+            [block_size varint]                      (only with bit 4)
+    block   tag "B", flags u8: bit 0 a BPE vocabulary follows (clear: the
+            identity tokenizer, 256 ids, one per byte); bit 1 explicit model
+            parameters follow (clear: the level's, rebuilt); bits 2-7 zero,
+            raw_len varint                           (bytes the block holds)
+            n_tokens varint                          (tokens its model codes)
+            [vocab_len varint, vocabulary]           (bit 0, see tokenizer.py)
+            [params_len varint, parameters]          (bit 1, see params.py)
+            frame*                                   (until raw_len is reached)
+    frame   kind u8: 0 coded, 1 stored, 2 stored after modelling,
+            raw_len varint,
+            [n_tokens varint, payload_len varint]    (kind 0 only)
+            crc u32: CRC-32 of the block's content from its start through
+            this frame (so frames cannot be reordered or repeated unseen),
+            payload (kind 0: payload_len bytes from the engine; kinds 1
+            and 2: the raw_len bytes themselves)
+    end     tag "E", n_blocks varint,
+            n_blocks x (comp_size varint, raw_len varint, crc u32)
+                         (a block's bytes in the file, its content length,
+                          the CRC-32 of its content),
+            index_crc u32  (CRC-32 of the stream header and of the end
+                            record up to here),
+            end_size u32   (bytes from the "E" tag through index_crc),
+            footer magic "SX"
+
+Integers are little-endian; a varint is LEB128 (7 bits a byte, low bits
+first, minimal length, at most 8 bytes). An empty input is an 18-byte
+stream: a 6-byte header and a 12-byte end record.
+
+What the decoder can rebuild is not stored. A block's model parameters are
+the level's, with the vocabulary size of the block's tokenizer, sized by
+``Params.size_for(n_tokens)`` (``block_params``); a block size equal to
+the level's default (``DEFAULT_BLOCK_SIZES``) is not written; the identity
+tokenizer has no vocabulary section. The level table is therefore part of
+the format: tests/test_format_pin.py pins a digest of it to this version.
+
+Blocks are independent: each has its own tokenizer and model, so blocks can
+be coded in parallel and decoded alone; the end record's index and footer
+let a reader find every block from the end of a file (``locate_streams``).
+
+Frames: kind 0 is coded by the block's engine. A frame whose bytes are
+plainly incompressible is stored (kind 1) and never shown to the engine on
+either side. A frame that was modelled but did not shrink is stored too
+(kind 2); the encoder's engine has learned from it, which the decoder
+cannot repeat, so both sides discard the engine after such a frame and
+start a fresh one (same parameters) at the next coded frame.
+
+Every length read from a header is checked against the limits below before
+anything is allocated, so a hostile file cannot make the decoder allocate
+without bound, crash or hang; model memory is bounded by the level's caps
+and by the decoder's memory limit.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from .errors import StatesmixError
-from .params import MAX_LEVEL, MIN_LEVEL, Params
+from .errors import StatesmixError, TruncatedError
+from .params import MAX_LEVEL, MIN_LEVEL, LEVELS, Params
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
-FORMAT_VERSION = 2
-FRAME_TAG = 0x46  # "F"
+FORMAT_VERSION = 3
+FOOTER_MAGIC = b"SX"
+BLOCK_TAG = 0x42  # "B"
 END_TAG = 0x45  # "E"
+FRAME_CODED, FRAME_STORED, FRAME_STORED_RESET = 0, 1, 2
 
+_LEVEL_MASK = 0x0F
+_HAS_BLOCK_SIZE = 0x10
+_VOCAB_FLAG = 0x01
+_PARAMS_FLAG = 0x02
+
+MIN_BLOCK_SIZE = 4096
+MAX_BLOCK_SIZE = 1 << 30
+# A frame holds at most this many bytes (so at most as many tokens): it
+# bounds the work a decoder does on one frame before its checksum, also for
+# a hostile file. The encoder cuts frames of up to this size (blocks.py).
+MAX_FRAME_BYTES = 64 << 10
 MAX_PARAMS_BYTES = 4096
 MAX_VOCAB_BYTES = 1 << 20
-MAX_FRAME_TOKENS = 1 << 18
+MAX_BLOCKS = 1 << 24
+MAX_VARINT_BYTES = 8
 
-_FIXED = struct.Struct("<4sBBH")  # magic, version, level, params_len
-_FRAME = struct.Struct("<BIIII")  # tag, n_tokens, raw_len, payload_len, raw_crc
-_END = struct.Struct("<BQI")  # tag, total_len, content_crc
+# Per-level default block size. Small inputs are one block; larger ones are
+# cut so that -T N has blocks to run at once, at a ratio cost that shrinks
+# as blocks grow (bench/README.md). Part of the format: see the docstring.
+DEFAULT_BLOCK_SIZES: Dict[int, int] = {
+    1: 8 << 20, 2: 8 << 20, 3: 8 << 20,
+    4: 16 << 20, 5: 16 << 20, 6: 16 << 20,
+    7: 32 << 20, 8: 32 << 20, 9: 32 << 20,
+}
+
+_U32 = struct.Struct("<I")
+_FOOTER = struct.Struct("<I2s")  # end_size, footer magic
 
 Buffer = Union[bytes, bytearray, memoryview]
 
 
+# -- varints ---------------------------------------------------------------
+def varint(n: int) -> bytes:
+    if n < 0 or n >= 1 << (7 * MAX_VARINT_BYTES):
+        raise ValueError(f"varint out of range: {n}")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+class _Need(Exception):
+    """More bytes are needed to parse the record (internal)."""
+
+
+class _Reader:
+    """Reads fields from buf at pos; raises _Need at the end of the buffer."""
+
+    __slots__ = ("buf", "pos", "where")
+
+    def __init__(self, buf: Buffer, pos: int, where: str) -> None:
+        self.buf, self.pos, self.where = buf, pos, where
+
+    def u8(self) -> int:
+        if self.pos >= len(self.buf):
+            raise _Need
+        v = self.buf[self.pos]
+        self.pos += 1
+        return v
+
+    def u32(self) -> int:
+        if self.pos + 4 > len(self.buf):
+            raise _Need
+        (v,) = _U32.unpack_from(self.buf, self.pos)
+        self.pos += 4
+        return v
+
+    def varint(self, name: str) -> int:
+        value = shift = 0
+        for i in range(MAX_VARINT_BYTES):
+            b = self.u8()
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                if b == 0 and i > 0:
+                    raise self.corrupt(f"{name} is not minimally encoded")
+                return value
+        raise self.corrupt(f"{name} is too long")
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise _Need
+        v = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return v
+
+    def corrupt(self, what: str) -> StatesmixError:
+        return StatesmixError(f"{self.where} is corrupt ({what})")
+
+
+def _parse(fn: Callable[[_Reader], object], buf: Buffer, pos: int, where: str):
+    r = _Reader(buf, pos, where)
+    try:
+        return fn(r), r.pos
+    except _Need:
+        return None
+
+
+# -- stream header -----------------------------------------------------------
 @dataclass
-class Header:
+class StreamHeader:
     level: int
-    params: Params
-    vocab: Vocabulary
-    size: int  # bytes the header occupies in the file
+    block_size: int
+    raw: bytes  # the header's bytes, covered by the end record's index_crc
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+
+def default_block_size(level: int) -> int:
+    return DEFAULT_BLOCK_SIZES[level]
+
+
+def stream_header_bytes(level: int, block_size: int) -> bytes:
+    if block_size == DEFAULT_BLOCK_SIZES[level]:
+        return MAGIC + bytes([FORMAT_VERSION, level])
+    return MAGIC + bytes([FORMAT_VERSION, level | _HAS_BLOCK_SIZE]) + varint(block_size)
+
+
+def parse_stream_header(buf: Buffer, pos: int = 0) -> Optional[StreamHeader]:
+    """The stream header at buf[pos:], or None if buf does not hold all of it yet."""
+    head = bytes(buf[pos : pos + 4])
+    if head != MAGIC[: len(head)]:
+        raise StatesmixError("not a statesmix file (bad magic)")
+
+    def fields(r: _Reader) -> StreamHeader:
+        r.take(4)
+        version = r.u8()
+        if version != FORMAT_VERSION:
+            raise StatesmixError(
+                f"unsupported format version {version} (this statesmix reads version {FORMAT_VERSION})"
+            )
+        lf = r.u8()
+        level = lf & _LEVEL_MASK
+        if not MIN_LEVEL <= level <= MAX_LEVEL:
+            raise r.corrupt(f"level {level} does not exist")
+        if lf & ~(_LEVEL_MASK | _HAS_BLOCK_SIZE):
+            raise r.corrupt("unknown flags")
+        block_size = DEFAULT_BLOCK_SIZES[level]
+        if lf & _HAS_BLOCK_SIZE:
+            block_size = r.varint("block size")
+            if not MIN_BLOCK_SIZE <= block_size <= MAX_BLOCK_SIZE:
+                raise r.corrupt(f"block size {block_size} out of range")
+        return StreamHeader(level, block_size, bytes(r.buf[pos : r.pos]))
+
+    got = _parse(fields, buf, pos, "stream header")
+    return None if got is None else got[0]
+
+
+# -- blocks ------------------------------------------------------------------
+def block_params(level: int, vocab_size: int, n_tokens: int) -> Params:
+    """The model parameters of a block that stores none: the level's, with
+    the block's vocabulary size, tables sized for its n_tokens tokens."""
+    return LEVELS[level].params.replace(vocab=vocab_size).size_for(n_tokens)
 
 
 @dataclass
-class FrameInfo:
-    index: int
-    n_tokens: int
+class BlockHeader:
     raw_len: int
-    payload_len: int
-    raw_crc: int
+    n_tokens: int
+    vocab: Vocabulary
+    params: Params
+    explicit_params: bool
+    size: int  # bytes of the block header
 
 
+def block_header_bytes(raw_len: int, n_tokens: int, vocab_blob: Optional[bytes],
+                       params_blob: Optional[bytes]) -> bytes:
+    flags = (_VOCAB_FLAG if vocab_blob is not None else 0) | (_PARAMS_FLAG if params_blob is not None else 0)
+    out = bytearray([BLOCK_TAG, flags]) + varint(raw_len) + varint(n_tokens)
+    if vocab_blob is not None:
+        out += varint(len(vocab_blob)) + vocab_blob
+    if params_blob is not None:
+        out += varint(len(params_blob)) + params_blob
+    return bytes(out)
+
+
+def parse_block_header(buf: Buffer, pos: int, stream: StreamHeader, index: int) -> Optional[BlockHeader]:
+    """The block header at buf[pos:] (its tag included), or None if more
+    bytes are needed. Sizes are checked before any section is read."""
+
+    def fields(r: _Reader) -> BlockHeader:
+        if r.u8() != BLOCK_TAG:
+            raise r.corrupt("bad tag")
+        flags = r.u8()
+        if flags & ~(_VOCAB_FLAG | _PARAMS_FLAG):
+            raise r.corrupt("unknown flags")
+        raw_len = r.varint("length")
+        if not 1 <= raw_len <= stream.block_size:
+            raise r.corrupt(f"length {raw_len} outside 1..{stream.block_size}, the stream's block size")
+        n_tokens = r.varint("token count")
+        if n_tokens > raw_len:
+            raise r.corrupt(f"{n_tokens} tokens for {raw_len} bytes")
+        vocab = Vocabulary([])
+        if flags & _VOCAB_FLAG:
+            n = r.varint("tokenizer length")
+            if n > MAX_VOCAB_BYTES:
+                raise r.corrupt("tokenizer section too long")
+            vocab = Vocabulary.from_bytes(r.take(n))
+        if flags & _PARAMS_FLAG:
+            n = r.varint("parameter length")
+            if n > MAX_PARAMS_BYTES:
+                raise r.corrupt("parameter block too long")
+            params = Params.from_bytes(r.take(n))
+            if params.vocab != vocab.size:
+                raise r.corrupt("model and tokenizer vocabularies differ")
+        else:
+            params = block_params(stream.level, vocab.size, n_tokens)
+        return BlockHeader(raw_len, n_tokens, vocab, params, bool(flags & _PARAMS_FLAG), r.pos - pos)
+
+    got = _parse(fields, buf, pos, f"block {index}")
+    return None if got is None else got[0]
+
+
+# -- frames ------------------------------------------------------------------
 @dataclass
-class EndInfo:
-    total_len: int
-    content_crc: int
+class FrameHead:
+    index: int  # within its block
+    kind: int
+    raw_len: int
+    n_tokens: int  # 0 for stored frames
+    payload_len: int
+    crc: int
+    size: int  # bytes of the frame head
+
+    @property
+    def total(self) -> int:
+        return self.size + self.payload_len
 
 
 def payload_bound(n_tokens: int) -> int:
@@ -72,80 +321,179 @@ def payload_bound(n_tokens: int) -> int:
     return 40 * n_tokens + 16
 
 
-def header_bytes(level: int, params: Params, vocab: Vocabulary) -> bytes:
-    p = params.to_bytes()
-    v = vocab.to_bytes()
-    body = _FIXED.pack(MAGIC, FORMAT_VERSION, level, len(p)) + p + struct.pack("<I", len(v)) + v
-    return body + struct.pack("<I", zlib.crc32(body))
+def frame_bytes(kind: int, raw_len: int, crc: int, payload: bytes, n_tokens: int = 0) -> bytes:
+    head = bytearray([kind]) + varint(raw_len)
+    if kind == FRAME_CODED:
+        head += varint(n_tokens) + varint(len(payload))
+    return bytes(head) + _U32.pack(crc) + payload
 
 
-def frame_bytes(n_tokens: int, raw_len: int, raw_crc: int, payload: bytes) -> bytes:
-    return _FRAME.pack(FRAME_TAG, n_tokens, raw_len, len(payload), raw_crc) + payload
+def parse_frame_head(buf: Buffer, pos: int, block: BlockHeader, block_index: int, index: int,
+                     remaining: int) -> Optional[FrameHead]:
+    """The head of frame `index` of a block at buf[pos:] (remaining: content
+    bytes the block still has to produce), or None if more bytes are needed."""
+
+    def fields(r: _Reader) -> FrameHead:
+        kind = r.u8()
+        if kind not in (FRAME_CODED, FRAME_STORED, FRAME_STORED_RESET):
+            raise r.corrupt(f"unknown frame kind {kind}")
+        raw_len = r.varint("length")
+        if not 1 <= raw_len <= min(remaining, MAX_FRAME_BYTES):
+            raise r.corrupt(f"length {raw_len} impossible here")
+        n_tokens, payload_len = 0, raw_len
+        if kind == FRAME_CODED:
+            n_tokens = r.varint("token count")
+            if not 1 <= n_tokens <= min(raw_len, block.n_tokens):
+                raise r.corrupt(f"token count {n_tokens} out of range")
+            if raw_len > n_tokens * (MAX_TOKEN_BYTES if block.vocab.size > 256 else 1):
+                raise r.corrupt(f"length {raw_len} impossible for {n_tokens} tokens")
+            payload_len = r.varint("payload length")
+            if payload_len > payload_bound(n_tokens):
+                raise r.corrupt(f"payload length {payload_len} too large")
+        crc = r.u32()
+        return FrameHead(index, kind, raw_len, n_tokens, payload_len, crc, r.pos - pos)
+
+    got = _parse(fields, buf, pos, f"frame {index} of block {block_index}")
+    return None if got is None else got[0]
 
 
-def end_bytes(total_len: int, content_crc: int) -> bytes:
-    return _END.pack(END_TAG, total_len, content_crc)
+# -- end record and index ----------------------------------------------------
+@dataclass
+class IndexEntry:
+    comp_size: int  # bytes of the block in the file, block tag included
+    raw_len: int
+    crc: int  # CRC-32 of the block's content
 
 
-def parse_header(buf: Buffer) -> Optional[Header]:
-    """The header at the start of buf, or None if buf does not hold all of it yet."""
-    if len(buf) < 4:
-        if bytes(buf[: len(buf)]) != MAGIC[: len(buf)]:
-            raise StatesmixError("not a statesmix file (bad magic)")
-        return None
-    if bytes(buf[:4]) != MAGIC:
-        raise StatesmixError("not a statesmix file (bad magic)")
-    if len(buf) < _FIXED.size:
-        return None
-    _, version, level, params_len = _FIXED.unpack_from(buf)
-    if version != FORMAT_VERSION:
-        raise StatesmixError(
-            f"unsupported format version {version} (this statesmix reads version {FORMAT_VERSION})"
-        )
-    if not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise StatesmixError(f"header names level {level}, which does not exist")
-    if params_len > MAX_PARAMS_BYTES:
-        raise StatesmixError("header is corrupt (parameter block too long)")
-    pos = _FIXED.size + params_len
-    if len(buf) < pos + 4:
-        return None
-    (vocab_len,) = struct.unpack_from("<I", buf, pos)
-    if vocab_len > MAX_VOCAB_BYTES:
-        raise StatesmixError("header is corrupt (tokenizer section too long)")
-    end = pos + 4 + vocab_len
-    if len(buf) < end + 4:
-        return None
-    (crc,) = struct.unpack_from("<I", buf, end)
-    if zlib.crc32(bytes(buf[:end])) != crc:
-        raise StatesmixError("header checksum mismatch: the file is corrupt")
-    params = Params.from_bytes(bytes(buf[_FIXED.size : pos]))
-    vocab = Vocabulary.from_bytes(bytes(buf[pos + 4 : end]))
-    if params.vocab != vocab.size:
-        raise StatesmixError("header is corrupt (model and tokenizer vocabularies differ)")
-    return Header(level=level, params=params, vocab=vocab, size=end + 4)
+@dataclass
+class EndRecord:
+    blocks: List[IndexEntry]
+    size: int  # bytes from the "E" tag through the footer magic
+
+    @property
+    def raw_size(self) -> int:
+        return sum(b.raw_len for b in self.blocks)
+
+    @property
+    def blocks_size(self) -> int:
+        return sum(b.comp_size for b in self.blocks)
 
 
-def parse_record(buf: Buffer, pos: int, frame_index: int) -> Optional[Tuple[Union[FrameInfo, EndInfo], int]]:
-    """The frame head or end marker at buf[pos:], with the position after it
-    (a frame's payload follows its head); None if more bytes are needed."""
-    if len(buf) <= pos:
+def end_bytes(header: bytes, blocks: List[IndexEntry]) -> bytes:
+    body = bytearray([END_TAG]) + varint(len(blocks))
+    for b in blocks:
+        body += varint(b.comp_size) + varint(b.raw_len) + _U32.pack(b.crc)
+    body += _U32.pack(zlib.crc32(body, zlib.crc32(header)))
+    return bytes(body) + _FOOTER.pack(len(body), FOOTER_MAGIC)
+
+
+def parse_end(buf: Buffer, pos: int, stream: Optional[StreamHeader]) -> Optional[EndRecord]:
+    """The end record at buf[pos:] (its tag included), or None if more bytes
+    are needed. Checks its own consistency and checksum (which covers the
+    stream header: with stream None, neither that nor the block size limit
+    is checked), not that it matches the blocks."""
+    limit = stream.block_size if stream is not None else MAX_BLOCK_SIZE
+
+    def fields(r: _Reader) -> EndRecord:
+        if r.u8() != END_TAG:
+            raise r.corrupt("bad tag")
+        n = r.varint("block count")
+        if n > MAX_BLOCKS:
+            raise r.corrupt(f"{n} blocks")
+        blocks = []
+        for _ in range(n):
+            comp = r.varint("block size")
+            raw = r.varint("block length")
+            if not 1 <= raw <= limit or comp < 4:
+                raise r.corrupt("impossible block sizes")
+            blocks.append(IndexEntry(comp, raw, r.u32()))
+        body_end = r.pos
+        crc = r.u32()
+        if stream is not None and crc != zlib.crc32(bytes(r.buf[pos:body_end]), zlib.crc32(stream.raw)):
+            raise StatesmixError("index checksum mismatch: the file is corrupt")
+        end_size, magic = _FOOTER.unpack(r.take(_FOOTER.size))
+        if end_size != r.pos - _FOOTER.size - pos or magic != FOOTER_MAGIC:
+            raise r.corrupt("bad footer")
+        return EndRecord(blocks, r.pos - pos)
+
+    got = _parse(fields, buf, pos, "end record")
+    return None if got is None else got[0]
+
+
+def next_tag(buf: Buffer, pos: int, where: str) -> Optional[int]:
+    """BLOCK_TAG or END_TAG at buf[pos], None if buf ends there."""
+    if pos >= len(buf):
         return None
     tag = buf[pos]
-    if tag == FRAME_TAG:
-        if len(buf) < pos + _FRAME.size:
-            return None
-        _, n_tokens, raw_len, payload_len, crc = _FRAME.unpack_from(buf, pos)
-        where = f"frame {frame_index}"
-        if not 1 <= n_tokens <= MAX_FRAME_TOKENS:
-            raise StatesmixError(f"{where} is corrupt (token count {n_tokens} out of range)")
-        if not n_tokens <= raw_len <= n_tokens * MAX_TOKEN_BYTES:
-            raise StatesmixError(f"{where} is corrupt (length {raw_len} impossible for {n_tokens} tokens)")
-        if payload_len > payload_bound(n_tokens):
-            raise StatesmixError(f"{where} is corrupt (payload length {payload_len} too large)")
-        return FrameInfo(frame_index, n_tokens, raw_len, payload_len, crc), pos + _FRAME.size
-    if tag == END_TAG:
-        if len(buf) < pos + _END.size:
-            return None
-        _, total, crc = _END.unpack_from(buf, pos)
-        return EndInfo(total, crc), pos + _END.size
-    raise StatesmixError(f"corrupt data where frame {frame_index} or the end marker should start")
+    if tag not in (BLOCK_TAG, END_TAG):
+        raise StatesmixError(f"corrupt data where {where} or the end record should start")
+    return tag
+
+
+# -- finding streams and blocks from the end of a file ------------------------
+@dataclass
+class StreamMap:
+    """Where one stream's blocks are, for random access."""
+
+    start: int  # offset of the stream header in the file
+    header: StreamHeader
+    end: EndRecord
+    raw_start: int  # offset of the stream's content in the concatenated content
+    block_offsets: List[int] = field(default_factory=list)  # file offset of each block
+
+    @property
+    def raw_size(self) -> int:
+        return self.end.raw_size
+
+
+def locate_streams(read_at: Callable[[int, int], bytes], file_size: int) -> List[StreamMap]:
+    """Every stream of a file, found from its footer back to the start of
+    the file without reading any block. read_at(offset, n) returns n bytes
+    at offset (fewer only at the end of the file). Raises StatesmixError if
+    the file is not a clean sequence of streams."""
+    maps: List[StreamMap] = []
+    end = file_size
+    while end > 0:
+        maps.append(_stream_ending_at(read_at, end))
+        end = maps[-1].start
+    maps.reverse()
+    raw = 0
+    for m in maps:
+        m.raw_start = raw
+        raw += m.raw_size
+    return maps
+
+
+def _stream_ending_at(read_at: Callable[[int, int], bytes], end: int) -> StreamMap:
+    missing = StatesmixError("no statesmix index at the end of the data")
+    if end < _FOOTER.size + 12 + 6:
+        raise missing
+    end_size, magic = _FOOTER.unpack(read_at(end - _FOOTER.size, _FOOTER.size))
+    rec_start = end - _FOOTER.size - end_size
+    if magic != FOOTER_MAGIC or not 10 <= end_size <= MAX_BLOCKS * 24 or rec_start < 6:
+        raise missing
+    record = read_at(rec_start, end - rec_start)
+    rec = parse_end(record, 0, None)
+    if rec is None or rec.size != len(record):
+        raise missing
+    # The stream header (6 bytes, more with a block size) sits before the
+    # blocks; the index checksum, which covers it, tells which length holds.
+    for hlen in range(6, 7 + MAX_VARINT_BYTES):
+        start = rec_start - rec.blocks_size - hlen
+        if start < 0:
+            break
+        head = read_at(start, hlen)
+        if head[:4] != MAGIC:
+            continue
+        try:
+            hdr = parse_stream_header(head)
+            if hdr is None or hdr.size != hlen or parse_end(record, 0, hdr) is None:
+                continue
+        except StatesmixError:
+            continue
+        offsets, pos = [], start + hlen
+        for b in rec.blocks:
+            offsets.append(pos)
+            pos += b.comp_size
+        return StreamMap(start, hdr, rec, 0, offsets)
+    raise StatesmixError("the index at the end of the data does not match a stream")

@@ -1,72 +1,204 @@
-"""Reads a .smx file's structure without decoding it (``statesmix info``)."""
+"""Reads a .smx file's structure without decoding it (``statesmix info``).
+
+It walks the stream header, each block's header and frame heads and the
+end record through small reads, so a large file is never read whole, and
+it reports what decoding needs in memory per block.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import List, Optional
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
 
-from .container import FORMAT_VERSION, EndInfo, FrameInfo, Header, parse_header, parse_record
+from .api import format_size, memory_needed
+from .container import (
+    BLOCK_TAG,
+    DEFAULT_BLOCK_SIZES,
+    END_TAG,
+    FORMAT_VERSION,
+    FRAME_CODED,
+    FRAME_STORED,
+    FRAME_STORED_RESET,
+    MAX_PARAMS_BYTES,
+    MAX_VOCAB_BYTES,
+    BlockHeader,
+    EndRecord,
+    StreamHeader,
+    parse_block_header,
+    parse_end,
+    parse_frame_head,
+    parse_stream_header,
+)
 from .errors import StatesmixError
+
+ReadAt = Callable[[int, int], bytes]
+_LIMIT = MAX_VOCAB_BYTES + MAX_PARAMS_BYTES + 64
 
 
 @dataclass
-class Layout:
-    header: Header
-    frames: List[FrameInfo]
-    end: Optional[EndInfo]
-    compressed_size: int
+class BlockInfo:
+    index: int
+    offset: int
+    comp_size: int
+    header: BlockHeader
+    frames: Counter = field(default_factory=Counter)  # frame kind -> count
+    tokens: int = 0  # tokens in coded frames
+
+    @property
+    def memory(self) -> int:
+        return memory_needed(self.header)
+
+
+@dataclass
+class StreamInfo:
+    start: int
+    header: StreamHeader
+    blocks: List[BlockInfo]
+    end: Optional[EndRecord]  # None: the stream is truncated
+    size: int  # bytes of the stream that were found
 
     @property
     def tokens(self) -> int:
-        return sum(f.n_tokens for f in self.frames)
+        return sum(b.tokens for b in self.blocks)
 
     @property
     def raw_size(self) -> int:
-        return sum(f.raw_len for f in self.frames)
+        return sum(b.header.raw_len for b in self.blocks)
+
+    @property
+    def memory(self) -> int:
+        return max((b.memory for b in self.blocks), default=0)
 
 
-def scan(data: bytes) -> Layout:
-    """The header, the frame heads and the end marker of the first stream in data."""
-    header = parse_header(data)
-    if header is None:
-        raise StatesmixError("file is truncated inside the header")
-    pos = header.size
-    frames: List[FrameInfo] = []
-    end = None
+def _parse_at(read_at: ReadAt, offset: int, fn, first: int = 64):
+    """fn(buf) on growing reads at offset until it parses; None at the end of the data."""
+    n = first
     while True:
-        rec = parse_record(data, pos, len(frames))
-        if rec is None:
-            break
-        info, pos = rec
-        if isinstance(info, EndInfo):
-            end = info
-            break
-        frames.append(info)
-        pos += info.payload_len
-        if pos > len(data):
-            break
-    return Layout(header, frames, end, min(pos, len(data)))
+        buf = read_at(offset, n)
+        got = fn(buf)
+        if got is not None:
+            return got
+        if len(buf) < n or n >= _LIMIT:
+            return None
+        n = min(n * 8, _LIMIT)
 
 
-def describe(data: bytes, name: str) -> str:
-    lay = scan(data)
-    h, p = lay.header, lay.header.params
-    raw = lay.raw_size
+def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
+    """The structure of the stream at offset start."""
+    header = _parse_at(read_at, start, lambda b: parse_stream_header(b), 16)
+    if header is None:
+        raise StatesmixError("file is truncated inside the stream header")
+    pos = start + header.size
+    info = StreamInfo(start, header, [], None, header.size)
+    while True:
+        tag = read_at(pos, 1)
+        if not tag:
+            break
+        where = f"block {len(info.blocks)}"
+        if tag[0] == END_TAG:
+            info.end = _parse_at(read_at, pos, lambda b: parse_end(b, 0, header), 256)
+            if info.end is not None:
+                pos += info.end.size
+            break
+        if tag[0] != BLOCK_TAG:
+            raise StatesmixError(f"corrupt data where {where} or the end record should start")
+        bh = _parse_at(read_at, pos, lambda b: parse_block_header(b, 0, header, len(info.blocks)))
+        if bh is None:
+            break
+        block = BlockInfo(len(info.blocks), pos, 0, bh)
+        p, remaining, k = pos + bh.size, bh.raw_len, 0
+        complete = True
+        while remaining:
+            head = _parse_at(read_at, p, lambda b: parse_frame_head(b, 0, bh, block.index, k, remaining), 32)
+            if head is None:
+                complete = False
+                break
+            block.frames[head.kind] += 1
+            block.tokens += head.n_tokens
+            p += head.total
+            remaining -= head.raw_len
+            k += 1
+        block.comp_size = p - pos
+        info.blocks.append(block)
+        pos = p
+        if not complete:
+            break
+    info.size = pos - start
+    return info
+
+
+def scan(data: bytes) -> StreamInfo:
+    """The structure of the first stream in data."""
+
+    def read_at(offset: int, n: int) -> bytes:
+        return data[offset : offset + n]
+
+    return scan_stream(read_at, 0)
+
+
+def scan_all(read_at: ReadAt, size: int) -> List[StreamInfo]:
+    """Every stream of a file, one after the other."""
+    streams, pos = [], 0
+    while pos < size:
+        s = scan_stream(read_at, pos)
+        streams.append(s)
+        if s.end is None:
+            break
+        pos += s.size
+    return streams
+
+
+def _kinds(c: Counter) -> str:
+    parts = [f"{c[FRAME_CODED]} coded"]
+    if c[FRAME_STORED]:
+        parts.append(f"{c[FRAME_STORED]} stored")
+    if c[FRAME_STORED_RESET]:
+        parts.append(f"{c[FRAME_STORED_RESET]} stored after modelling")
+    return ", ".join(parts)
+
+
+def describe_stream(s: StreamInfo, name: str, max_blocks: int = 64) -> str:
+    h = s.header
+    raw = s.raw_size
+    default = h.block_size == DEFAULT_BLOCK_SIZES[h.level]
     lines = [
         f"{name}:",
         f"  format version   {FORMAT_VERSION}",
         f"  level            {h.level}",
-        f"  compressed size  {lay.compressed_size} bytes (header {h.size})",
-        f"  original size    {raw} bytes" + ("" if lay.end else " so far (no end marker: truncated)"),
-        f"  ratio            {8.0 * lay.compressed_size / raw:.3f} bits/byte" if raw else "  ratio            -",
-        f"  tokens           {lay.tokens} in {len(lay.frames)} frames",
-        f"  vocabulary       {p.vocab} tokens (256 bytes + {len(h.vocab.tokens)} BPE tokens)",
-        f"  model            d_model={p.d_model} d_inner={p.d_inner} d_state={p.d_state} "
-        f"d_conv={p.d_conv} layers={p.n_layers}",
-        f"  training         chunk={p.chunk} steps={p.steps_first}/{p.steps_second}/{p.steps_rest} "
-        f"lr={p.lr:g} smoothing={p.label_smoothing:g}",
-        f"  n-gram orders    {','.join(map(str, p.orders))} (table 2^{p.table_bits} slots, pool {p.pool_limit})",
+        f"  block size       {h.block_size} bytes ({format_size(h.block_size)}"
+        f"{', the level default' if default else ''})",
+        f"  compressed size  {s.size} bytes",
+        f"  original size    {raw} bytes" + ("" if s.end else " so far (no end record: truncated)"),
+        f"  ratio            {8.0 * s.size / raw:.3f} bits/byte" if raw else "  ratio            -",
+        f"  blocks           {len(s.blocks)}, {s.tokens} tokens, "
+        f"{sum(sum(b.frames.values()) for b in s.blocks)} frames",
+        f"  memory to decode {s.memory} bytes ({format_size(s.memory)}) per block in flight"
+        + (f"; -T N holds up to N blocks" if len(s.blocks) > 1 else ""),
     ]
-    if lay.end and lay.end.total_len != raw:
-        lines.append(f"  warning          end marker says {lay.end.total_len} bytes")
+    for b in s.blocks[:max_blocks]:
+        bh, p = b.header, b.header.params
+        vocab = f"{bh.vocab.size} ids (BPE)" if bh.vocab.size > 256 else "256 ids (bytes)"
+        lines.append(
+            f"  block {b.index:<5}     at {b.offset}: {bh.raw_len} -> {b.comp_size} bytes, {b.tokens} tokens, "
+            f"{_kinds(b.frames)} frames; vocabulary {vocab}; "
+            f"{'explicit' if bh.explicit_params else 'level'} parameters (layers={p.n_layers} "
+            f"table 2^{p.table_bits}); needs {format_size(b.memory)}"
+        )
+    if len(s.blocks) > max_blocks:
+        lines.append(f"  ... {len(s.blocks) - max_blocks} more blocks")
+    if s.end is not None:
+        if len(s.end.blocks) != len(s.blocks) or s.end.raw_size != raw:
+            lines.append(f"  warning          the index lists {len(s.end.blocks)} blocks, "
+                         f"{s.end.raw_size} bytes: the file is corrupt")
     return "\n".join(lines)
+
+
+def describe(read_at: ReadAt, size: int, name: str) -> str:
+    streams = scan_all(read_at, size)
+    if not streams:
+        raise StatesmixError("compressed data is empty")
+    if len(streams) == 1:
+        return describe_stream(streams[0], name)
+    return "\n".join(describe_stream(s, f"{name} (stream {i + 1} of {len(streams)}, at {s.start})")
+                     for i, s in enumerate(streams))

@@ -114,23 +114,40 @@ def test_pipe_through_real_processes(tmp_path):
     assert d.stdout == data
 
 
-def test_interrupt_leaves_no_partial_file(tmp_path, text):
-    work = tmp_path / "work"
-    work.mkdir()
-    src = work / "big"
-    src.write_bytes(text * 8)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+def _interrupt_after(args, delay, cwd):
+    """Runs the CLI, sends SIGINT after delay seconds; returns (exit status,
+    stderr, seconds from the signal to the exit)."""
     # A child inherits an ignored SIGINT (as when the suite itself runs in a
     # background job), and Python then never raises KeyboardInterrupt: give
     # it the default disposition, as an interactive shell would.
-    proc = subprocess.Popen(CLI + ["compress", "-l", "9", str(src)], env=env, stderr=subprocess.PIPE,
-                            cwd=tmp_path, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(3.0)
+    proc = subprocess.Popen(CLI + args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=cwd,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    assert proc.poll() is None, "finished before the interrupt"
+    sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=60)
-    err = proc.stderr.read().decode()
-    assert proc.returncode == 130, err  # our own interrupt handling ran, not some other failure
+    return proc.returncode, proc.stderr.read().decode(), time.monotonic() - sent
+
+
+def test_interrupt_inside_a_long_frame_stops_within_a_second(tmp_path, text):
+    # At level 9 one 64 KB frame takes seconds to code: the interrupt lands
+    # inside it, in the native call, and must still take effect at once.
+    work = tmp_path / "work"
+    work.mkdir()
+    src = work / "big"
+    src.write_bytes(text[:60_000] * 3)
+    code, err, seconds = _interrupt_after(["compress", "-l", "9", "-T", "1", str(src)], 2.0, tmp_path)
+    assert code == 130, err  # our own interrupt handling ran, not some other failure
     assert "interrupted" in err
+    assert seconds < 1.0
+    assert sorted(p.name for p in work.iterdir()) == ["big"]  # no partial output, no temp file
+
+    packed = tmp_path / "one.smx"
+    packed.write_bytes(statesmix.compress(text[:60_000], level=9))
+    code, err, seconds = _interrupt_after(["decompress", "-T", "1", "-o", str(work / "out"), str(packed)],
+                                          1.5, tmp_path)
+    assert code == 130 and "interrupted" in err and seconds < 1.0, (code, err, seconds)
     assert sorted(p.name for p in work.iterdir()) == ["big"]
 
 
@@ -147,7 +164,7 @@ def test_test_and_info_commands(tmp_path, runner):
     assert r.exit_code == 0 and "800 ->" in r.stderr and "bits/byte" in r.stderr
     r = runner.invoke(main, ["info", str(f)])
     assert r.exit_code == 0
-    assert "format version   2" in r.output and "level            2" in r.output
+    assert "format version   3" in r.output and "level            2" in r.output
     assert "original size    1200 bytes" in r.output
 
 
@@ -178,22 +195,32 @@ def test_several_files_and_threads_option(tmp_path, runner):
     assert r.exit_code == 0
 
 
-def test_large_files_are_streamed(tmp_path, monkeypatch, text):
-    from statesmix import api, cli
+def test_files_go_block_by_block(tmp_path, monkeypatch, text):
+    from statesmix import cli
 
-    monkeypatch.setattr(cli, "ONE_SHOT_LIMIT", 10_000)
     monkeypatch.setattr(cli, "READ_SIZE", 4096)
-    monkeypatch.setattr(api, "STREAM_TRAIN_BYTES", 8192)
-    monkeypatch.setattr(api, "STREAM_FRAME_BYTES", 8192)
     src = tmp_path / "big.txt"
     src.write_bytes(text[:40_000])
-    r = CliRunner().invoke(main, ["compress", "-l", "1", str(src)])
+    r = CliRunner().invoke(main, ["compress", "-l", "1", "-B", "8K", "-T", "2", str(src)])
     assert r.exit_code == 0, r.output
+    packed = (tmp_path / "big.txt.smx").read_bytes()
     from statesmix.info import scan
 
-    assert len(scan((tmp_path / "big.txt.smx").read_bytes()).frames) >= 3  # several stream frames
-    r = CliRunner().invoke(main, ["decompress", "-c", str(tmp_path / "big.txt.smx")])
+    assert len(scan(packed).blocks) == 5
+    assert packed == statesmix.compress(text[:40_000], level=1, block_size=8192)  # whatever the reads and -T
+    r = CliRunner().invoke(main, ["decompress", "-c", "-T", "2", str(tmp_path / "big.txt.smx")])
     assert r.exit_code == 0 and r.stdout_bytes == text[:40_000]
+    r = CliRunner().invoke(main, ["info", str(tmp_path / "big.txt.smx")])
+    assert r.exit_code == 0 and "blocks           5," in r.output and "block 4 " in r.output
+
+
+@pytest.mark.parametrize("size", ["12", "1K", "2G", "nonsense"])
+def test_bad_block_size_is_a_usage_error(tmp_path, size):
+    src = tmp_path / "x"
+    src.write_bytes(b"x")
+    r = CliRunner().invoke(main, ["compress", "-B", size, str(src)])
+    assert r.exit_code == 2 and "block" in r.output.lower()
+    assert not (tmp_path / "x.smx").exists()
 
 
 def test_decompress_concatenated_and_trailing_garbage(tmp_path, runner):

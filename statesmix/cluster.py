@@ -1,0 +1,139 @@
+"""Blocks over a Dask cluster: ``pip install 'statesmix[dask]'``.
+
+The same block pipeline as the local one (api.Compressor and Decompressor),
+with the blocks sent to the workers of a ``dask.distributed.Client``
+instead of local threads, so the bytes written are exactly those of a
+local run with the same level and block size (and any -T). This process
+reads the input, keeps at most ``in_flight`` blocks out on the cluster,
+and writes the results in order.
+
+    from dask.distributed import Client
+    import statesmix.cluster as sc
+
+    client = Client("tcp://scheduler:8786")
+    sc.compress_files(client, ["a.log", "b.log"], level=6, block_size=16 << 20)   # writes a.log.smx, b.log.smx
+    sc.decompress_files(client, ["a.log.smx"])                                      # writes a.log
+
+Every worker needs statesmix installed, at the same version as the client.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Callable, Iterable, List, Optional
+
+from . import api
+from ._parallel import JobQueue
+from .errors import ArgumentValueError
+
+try:
+    from distributed import Client, Future
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("statesmix.cluster needs Dask: pip install 'statesmix[dask]'") from exc
+
+READ_SIZE = 1 << 20
+
+
+class DaskRunner(JobQueue):
+    """Blocks on the workers of a Dask cluster, at most in_flight at a time
+    (default: two per worker thread)."""
+
+    shares_memory = False  # the blocks' models live on the workers
+
+    def __init__(self, client: Client, in_flight: Optional[int] = None) -> None:
+        super().__init__(in_flight or 2 * sum(client.nthreads().values()))
+        self.client = client
+
+    def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict, local: dict) -> Future:
+        # local callbacks stay here; big arguments go to the cluster once, by scatter
+        args = tuple(a.tobytes() if isinstance(a, memoryview) else a for a in args)
+        data = [self.client.scatter(a) if isinstance(a, bytes) else a for a in args]
+        return self.client.submit(fn, *data, pure=False, **kwargs)
+
+
+def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None,
+               in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> api.Compressor:
+    """An api.Compressor whose blocks are coded on the cluster."""
+    c = api.Compressor(level, block_size=block_size, threads=1, progress=progress)
+    c._make_runner = lambda: DaskRunner(client, in_flight)
+    return c
+
+
+def decompress_chunks(client: Client, chunks: Iterable[bytes], *, memory_limit: Optional[int] = None,
+                      in_flight: Optional[int] = None) -> Iterable[bytes]:
+    """api.decompress_chunks, with the blocks decoded on the cluster."""
+    api.check_memory_limit(memory_limit)
+
+    def new() -> api.Decompressor:
+        d = api.Decompressor(threads=1, memory_limit=memory_limit)
+        d._make_runner = lambda: DaskRunner(client, in_flight)
+        return d
+
+    return api._decompress_chunks(chunks, new)
+
+
+def compress(client: Client, data, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None) -> bytes:
+    """statesmix.compress(), on the cluster: the same bytes."""
+    c = compressor(client, level, block_size=block_size)
+    view = api._as_view(data)
+    return c._compress_all(view)
+
+
+def decompress(client: Client, data, *, memory_limit: Optional[int] = None) -> bytes:
+    """statesmix.decompress(), on the cluster."""
+    return b"".join(decompress_chunks(client, [api._as_view(data).tobytes()], memory_limit=memory_limit))
+
+
+def _read(path: str) -> Iterable[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(READ_SIZE):
+            yield chunk
+
+
+def _write_atomically(target: str, pieces: Iterable[bytes]) -> None:
+    """target appears only once every piece is written."""
+    fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for piece in pieces:
+                f.write(piece)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level: int = api.DEFAULT_LEVEL,
+                  block_size: Optional[int] = None) -> str:
+    """Compresses src into dst (default src + ".smx"); returns dst."""
+    dst = dst or src + ".smx"
+    c = compressor(client, level, block_size=block_size)
+
+    def pieces():
+        for chunk in _read(src):
+            yield c.compress(chunk)
+        yield c.flush()
+
+    _write_atomically(dst, pieces())
+    return dst
+
+
+def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
+                    memory_limit: Optional[int] = None) -> str:
+    """Decompresses src (NAME.smx) into dst (default NAME); returns dst."""
+    if dst is None:
+        if not src.endswith(".smx") or src == ".smx":
+            raise ArgumentValueError(f"{src}: no .smx suffix to remove; give dst")
+        dst = src[: -len(".smx")]
+    _write_atomically(dst, decompress_chunks(client, _read(src), memory_limit=memory_limit))
+    return dst
+
+
+def compress_files(client: Client, paths: List[str], **kwargs) -> List[str]:
+    """compress_file for each path, in turn (each spreads its blocks over the cluster)."""
+    return [compress_file(client, p, **kwargs) for p in paths]
+
+
+def decompress_files(client: Client, paths: List[str], **kwargs) -> List[str]:
+    return [decompress_file(client, p, **kwargs) for p in paths]

@@ -1,0 +1,108 @@
+"""Independent blocks: bytes that depend only on level and block size,
+N blocks in flight at most, and random access that decodes only the block
+that holds the target."""
+
+import io
+import threading
+import time
+
+import pytest
+
+import statesmix
+from statesmix import blocks
+from statesmix.info import scan
+
+BS = 8192
+
+
+@pytest.fixture(scope="module")
+def data(text):
+    return text[:50_000]
+
+
+@pytest.fixture(scope="module")
+def packed(data):
+    return statesmix.compress(data, level=1, block_size=BS, threads=1)
+
+
+def test_bytes_depend_on_level_and_block_size_only(data, packed):
+    assert len(scan(packed).blocks) == -(-len(data) // BS)
+    for threads in (2, 3):
+        assert statesmix.compress(data, level=1, block_size=BS, threads=threads) == packed
+    for chunk in (1000, BS, 3 * BS + 5):
+        c = statesmix.Compressor(level=1, block_size=BS, threads=2)
+        out = b"".join([c.compress(data[i : i + chunk]) for i in range(0, len(data), chunk)] + [c.flush()])
+        assert out == packed
+    assert statesmix.compress(data, level=1, block_size=2 * BS, threads=1) != packed
+
+
+def test_small_inputs_are_one_block(data):
+    assert len(scan(statesmix.compress(data, level=1)).blocks) == 1
+
+
+def _count_concurrency(monkeypatch, name):
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    original = getattr(blocks, name)
+
+    def counted(*args, **kwargs):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            time.sleep(0.05)  # let the others catch up, if they may
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(blocks, name, counted)
+    return state
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_at_most_n_blocks_in_flight(data, packed, monkeypatch, threads):
+    state = _count_concurrency(monkeypatch, "encode_block")
+    c = statesmix.Compressor(level=1, block_size=BS, threads=threads)
+    out = []
+    for i in range(0, len(data), 3000):
+        out.append(c.compress(data[i : i + 3000]))
+        assert len(c._pending) < BS  # input waits for at most one block
+        assert c._runner is None or c._runner.pending <= threads
+    assert b"".join(out) + c.flush() == packed
+    assert state["max"] == threads
+
+    state = _count_concurrency(monkeypatch, "decode_block")
+    assert statesmix.decompress(packed, threads=max(2, threads)) == data
+    assert state["max"] == max(2, threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypatch, threads):
+    made = []
+    original = blocks.BlockDecoder.__init__
+
+    def record(self, header, index, threads=1):
+        made.append(index)
+        original(self, header, index, threads)
+
+    monkeypatch.setattr(blocks.BlockDecoder, "__init__", record)
+    with statesmix.open(io.BytesIO(packed), threads=threads) as f:
+        f.seek(5 * BS + 100)
+        assert f.read(200) == data[5 * BS + 100 : 5 * BS + 300]
+        assert made == [5]
+        f.seek(2 * BS + 50)  # backwards: only that block again
+        assert f.read(100) == data[2 * BS + 50 : 2 * BS + 150]
+        assert made == [5, 2]
+        f.seek(-10, io.SEEK_END)  # the end, from the index: no decoding to find it
+        assert f.read() == data[-10:]
+        assert made == [5, 2, len(data) // BS]
+        f.seek(0)
+        assert f.read() == data  # and on through every block, checking the index at the end
+
+
+def test_info_lists_the_blocks(packed):
+    s = scan(packed)
+    assert [b.header.raw_len for b in s.blocks][:-1] == [BS] * (len(s.blocks) - 1)
+    assert sum(b.comp_size for b in s.blocks) + s.header.size + s.end.size == len(packed)
+    assert [e.comp_size for e in s.end.blocks] == [b.comp_size for b in s.blocks]

@@ -1,0 +1,56 @@
+"""The level table is part of the file format.
+
+A block stores no model parameters when they are the level's: the decoder
+rebuilds them from the level, the vocabulary size and the token count
+(container.block_params, i.e. LEVELS and Params.size_for), and a stream
+stores no block size when it is the level's default. Changing any of these
+changes how existing files decode, so this digest of all of them is pinned
+to the format version.
+"""
+
+import hashlib
+
+from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, block_params
+from statesmix.params import LEVELS
+
+PINNED = {
+    3: "66710f5c36cadb83ef1ba75ab226310af75d0466626924a56c88f791655a5bdd",
+}
+
+
+def level_table_digest() -> str:
+    h = hashlib.sha256()
+    for level in sorted(LEVELS):
+        lv = LEVELS[level]
+        h.update(b"level %d block %d " % (level, DEFAULT_BLOCK_SIZES[level]))
+        h.update(lv.params.to_bytes())
+        h.update(repr(lv.vocab_for_size).encode())
+        for n_bytes in (0, 1, 65_536, 65_537, 1 << 20, 1 << 30):
+            h.update(b"vocab %d" % lv.vocab_size(n_bytes))
+        for vocab in (256, 384, 1024, 65536):
+            for n_tokens in (0, 1, 100, 10_000, 1 << 20, 10 ** 7, 1 << 30, 2 ** 56):
+                h.update(block_params(level, vocab, n_tokens).to_bytes())
+    return h.hexdigest()
+
+
+def test_level_table_is_pinned_to_the_format_version():
+    got = level_table_digest()
+    assert PINNED.get(FORMAT_VERSION) == got, (
+        f"The level parameters, Params.size_for or the default block sizes changed (digest {got}). "
+        f"Files of format version {FORMAT_VERSION} rebuild their model parameters from these, so "
+        f"existing files would no longer decode. If the change is deliberate, bump FORMAT_VERSION in "
+        f"statesmix/container.py (old files are then refused with a clear message), or, if no file "
+        f"of this version has been released, set PINNED[{FORMAT_VERSION}] to the new digest here."
+    )
+
+
+def test_the_digest_sees_a_changed_level(monkeypatch):
+    from statesmix.params import Level
+
+    before = level_table_digest()
+    lv = LEVELS[6]
+    monkeypatch.setitem(LEVELS, 6, Level(lv.vocab_for_size, lv.params.replace(lr=lv.params.lr * 1.01)))
+    assert level_table_digest() != before
+    monkeypatch.setitem(DEFAULT_BLOCK_SIZES, 6, 1 << 20)
+    monkeypatch.setitem(LEVELS, 6, lv)
+    assert level_table_digest() != before
