@@ -14,7 +14,7 @@ from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, block_param
 from statesmix.params import LEVELS
 
 PINNED = {
-    3: "66710f5c36cadb83ef1ba75ab226310af75d0466626924a56c88f791655a5bdd",
+    3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
 }
 
 
