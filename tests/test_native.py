@@ -111,3 +111,19 @@ def test_ssm_trained_on_the_coded_loss_round_trips(text, bin_bits):
         outputs.append(payload)
     # the coded loss changes what the SSM learns, so the bytes differ
     assert outputs[0] != outputs[1]
+
+
+def test_subnormals_are_flushed_inside_and_the_callers_mode_is_kept():
+    """The engine computes with subnormals flushed to zero (a run of one
+    symbol used to decay the SSM into slow subnormal arithmetic) and gives
+    the calling thread its own floating-point mode back."""
+    tiny = 5e-324  # the smallest subnormal double
+    p = Params(table_bits=10, pool_limit=4096, bin_bits=12)
+    data = bytes(20_000) + b"after a long run of zeros, some text. " * 200
+    ids = np.frombuffer(data, dtype=np.uint8).astype(np.uint32)
+    enc = Engine(p, byte_pieces(256))
+    payload = enc.encode(ids)
+    assert tiny * 2.0 == 1e-323 and tiny / 2.0 == 0.0 and tiny > 0.0
+    out, _ = Engine(p, byte_pieces(256)).decode(payload, len(ids))
+    assert tiny * 2.0 == 1e-323
+    assert np.array_equal(out, ids)
