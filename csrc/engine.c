@@ -81,7 +81,7 @@ struct smx_engine {
     /* The current token's path through the id tree, for the SSM's gradient
      * of the coded loss: each coded node's id ranges, the SSM's and the
      * mixture's mass on either side, and d(cost)/d(log-odds) of both. */
-    struct {
+    struct smx_path_node {
         uint32_t lo, mid, hi;
         float ps_left, ps_right, q_left, q_right, g_ssm, g_mix;
     } path[SMX_MAX_DEPTH];
@@ -502,18 +502,12 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         float pb = bit ? p1 : 1.0f - p1;
         e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
-        float g_ssm, g_mix;
-        smx_predictor_input_grads(b, bit, &g_ssm, &g_mix);
-        e->path[e->path_len].lo = lo;
-        e->path[e->path_len].mid = mid;
-        e->path[e->path_len].hi = hi;
-        e->path[e->path_len].ps_left = ps_left;
-        e->path[e->path_len].ps_right = ps_right;
-        e->path[e->path_len].q_left = q_left;
-        e->path[e->path_len].q_right = q_right;
-        e->path[e->path_len].g_ssm = g_ssm;
-        e->path[e->path_len].g_mix = g_mix;
-        e->path_len++;
+        if (e->p.ssm_coded > 0.0f) { /* only ssm_dlogits reads the path */
+            float g_ssm, g_mix;
+            smx_predictor_input_grads(b, bit, &g_ssm, &g_mix);
+            e->path[e->path_len++] = (struct smx_path_node){lo, mid, hi, ps_left, ps_right, q_left, q_right,
+                                                            g_ssm, g_mix};
+        }
         smx_predictor_update(b, bit);
         node = 2 * node + bit;
         if (bit) lo = mid;

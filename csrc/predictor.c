@@ -86,6 +86,7 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
     memset(b, 0, sizeof *b);
     b->vocab = p->vocab;
     b->depth = tree_depth(p->vocab);
+    b->input_grads = p->ssm_coded > 0.0f;
     b->models = p->bin_models;
     b->tok_bytes = tok_bytes;
     b->tok_end = tok_end;
@@ -200,8 +201,10 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     smx_bitmixer_select2(m, d);
     float st = smx_bitmixer_mix(m);
     b->p_mix = m->p_out;
-    b->slope_ssm = (st_ssm > -SMX_STRETCH_MAX && st_ssm < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_SSM) : 0.0f;
-    b->slope_mix = (st_mix > -SMX_STRETCH_MAX && st_mix < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_MIX) : 0.0f;
+    if (b->input_grads) {
+        b->slope_ssm = (st_ssm > -SMX_STRETCH_MAX && st_ssm < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_SSM) : 0.0f;
+        b->slope_mix = (st_mix > -SMX_STRETCH_MAX && st_mix < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_MIX) : 0.0f;
+    }
 
     const uint64_t c2 = b->hist.c8 & 0xffff;
     float a0 = smx_apm_refine(&b->apm[0], st, node);

@@ -72,6 +72,7 @@ typedef struct smx_predictor {
     float p_final;
     float p_mix;
     float slope_ssm, slope_mix;  /* d st_out / d input at the last bit, 0 if clamped */
+    int input_grads;             /* compute the slopes: only the SSM's coded-loss training reads them */
 } smx_predictor;
 
 int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
@@ -88,7 +89,8 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
 
 /* d(cost of the bit)/d(st_ssm) and d(...)/d(st_mix) once the bit is known
  * (call before smx_predictor_update): the mixer's error times its slope,
- * 0 where the input was clamped. They let the SSM learn from what is coded. */
+ * 0 where the input was clamped. They let the SSM learn from what is coded;
+ * with ssm_coded = 0 the slopes are not computed and both are 0. */
 void smx_predictor_input_grads(const smx_predictor *b, uint32_t bit, float *g_ssm, float *g_mix);
 
 /* Learns the bit that came. */
