@@ -164,7 +164,7 @@ def describe_stream(s: StreamInfo, name: str, max_blocks: int = 64) -> str:
     default = h.block_size == DEFAULT_BLOCK_SIZES[h.level]
     lines = [
         f"{name}:",
-        f"  format version   {FORMAT_VERSION}",
+        f"  format version   {h.version}",
         f"  level            {h.level}",
         f"  block size       {h.block_size} bytes ({format_size(h.block_size)}"
         f"{', the level default' if default else ''})",

@@ -10,11 +10,16 @@ to the format version.
 
 import hashlib
 
+import pytest
+
 from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, block_params
 from statesmix.params import LEVELS
 
+# Version 4 only allows larger frames: files of both versions rebuild their
+# parameters from the same table, so both digests must stay equal.
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
+    4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
 }
 
 
@@ -54,3 +59,22 @@ def test_the_digest_sees_a_changed_level(monkeypatch):
     monkeypatch.setitem(DEFAULT_BLOCK_SIZES, 6, 1 << 20)
     monkeypatch.setitem(LEVELS, 6, lv)
     assert level_table_digest() != before
+
+
+def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
+    import statesmix
+    from statesmix import blocks, container
+
+    data = (text * 3)[:140_000]
+    monkeypatch.setattr(container, "FORMAT_VERSION", 3)
+    monkeypatch.setattr(blocks, "FRAME_BYTES", container.MAX_FRAME_BYTES_V3)
+    old = statesmix.compress(data, level=1)
+    monkeypatch.undo()
+    new = statesmix.compress(data, level=1)
+    assert old[4] == 3 and new[4] == FORMAT_VERSION == 4
+    assert statesmix.decompress(old) == data and statesmix.decompress(new) == data
+    assert len(new) < len(old)  # one frame head and coder flush instead of three
+    # a version 3 file may not hold the larger frames of version 4
+    lying = new[:4] + b"\x03" + new[5:]
+    with pytest.raises(statesmix.StatesmixError, match="impossible here"):
+        statesmix.decompress(lying)
