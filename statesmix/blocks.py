@@ -175,12 +175,15 @@ def encode_block(data: bytes, level: int, *, threads: int = 1, vocab_size: Optio
     tokenizer = Tokenizer(Vocabulary([]))
     if n_modelled:
         tokenizer = Tokenizer.train(modelled_bytes, vocab_size or LEVELS[level].vocab_size(n_modelled))
-    ids = [tokenizer.encode(view[a:b].tobytes()) if m else None for (a, b), m in zip(spans, modelled)]
+    def tokenize() -> List[Optional[np.ndarray]]:
+        return [tokenizer.encode(view[a:b].tobytes()) if m else None for (a, b), m in zip(spans, modelled)]
+
+    ids = tokenize()
     explicit = None
     narrow = False
     if vocab_size is None and tokenizer.vocab.size > 256 and not merges_pay(modelled_bytes, ids):
         tokenizer = Tokenizer(Vocabulary([]))
-        ids = [tokenizer.encode(view[a:b].tobytes()) if m else None for (a, b), m in zip(spans, modelled)]
+        ids = tokenize()
         narrow = n_modelled >= NARROW_MIN_TOKENS and len(set(modelled_bytes)) <= NARROW_MAX_ALPHABET
     del modelled_bytes
     vocab = tokenizer.vocab
