@@ -502,7 +502,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         float pb = bit ? p1 : 1.0f - p1;
         e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
-        if (e->p.ssm_coded > 0.0f) { /* only ssm_dlogits reads the path */
+        if (b->input_grads) { /* only ssm_dlogits (coded-loss training) reads the path */
             float g_ssm, g_mix;
             smx_predictor_input_grads(b, bit, &g_ssm, &g_mix);
             e->path[e->path_len++] = (struct smx_path_node){lo, mid, hi, ps_left, ps_right, q_left, q_right,

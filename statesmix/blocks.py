@@ -59,13 +59,13 @@ ZLIB_SAVING = 0.02
 # that can never occur, and the model pays for them (1,000,000 random ACGT
 # letters at level 6: 263,783 bytes with 384 ids, 251,109 with bytes; zpaq
 # -m5 250,514). Such a block with a tiny alphabet has up to 8 times as many
-# tokens per byte as text, and its SSM is narrowed to keep the level's speed:
-# d_model 16 cost ACGT 0.1% and halved its time (39.3 -> 21.4 s), but cost
-# 16-bit audio 4%, which keeps the level's width. The narrowed parameters are
-# stored in the block (about 270 bytes), so only large blocks get them.
+# tokens per byte as text, and its SSM is narrowed to keep the level's speed
+# (Level.tiny_alphabet_width): d_model 16 cost ACGT 0.1% and halved its time
+# (39.3 -> 21.4 s), but cost 16-bit audio 4%, which keeps the level's width.
+# The narrowed parameters are stored in the block (about 270 bytes), so only
+# large blocks get them.
 NARROW_MAX_ALPHABET = 16
 NARROW_MIN_TOKENS = 1 << 18
-NARROW_D_MODEL = 16
 
 
 def merges_pay(data: bytes, ids: List[Optional[np.ndarray]]) -> bool:
@@ -152,9 +152,9 @@ def incompressible(chunk) -> bool:
     n = len(chunk)
     if n < 256:
         return False
-    counts = np.bincount(np.frombuffer(chunk, dtype=np.uint8), minlength=256)
-    p = counts[counts > 0] / n
-    h = float(-(p * np.log2(p)).sum()) + (len(p) - 1) / (2.0 * n * math.log(2))
+    symbols = np.frombuffer(chunk, dtype=np.uint8)
+    distinct = int(np.count_nonzero(np.bincount(symbols)))
+    h = _entropy_bits(symbols) / n + (distinct - 1) / (2.0 * n * math.log(2))
     if h < ENTROPY_BITS:
         return False
     return len(zlib.compress(chunk, 1)) >= n * (1.0 - ZLIB_SAVING)
@@ -190,7 +190,7 @@ def encode_block(data: bytes, level: int, *, threads: int = 1, vocab_size: Optio
     n_tokens = sum(len(t) for t in ids if t is not None)
     params = block_params(level, vocab.size, n_tokens)
     if narrow:
-        params = params.replace(d_model=NARROW_D_MODEL, d_inner=2 * NARROW_D_MODEL)
+        params = LEVELS[level].tiny_alphabet_params(params)
         explicit = params.to_bytes()
     if adjust is not None:
         changed = adjust(params)

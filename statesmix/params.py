@@ -190,6 +190,12 @@ class Level:
 
     vocab_for_size: Tuple[Tuple[int, int], ...]  # (input bytes up to, BPE vocabulary)
     params: Params
+    # SSM width for large identity-tokenized blocks over a tiny alphabet
+    # (why and what it costs: blocks.py, NARROW_MAX_ALPHABET).
+    tiny_alphabet_width: int = 16
+
+    def tiny_alphabet_params(self, params: Params) -> Params:
+        return params.replace(d_model=self.tiny_alphabet_width, d_inner=2 * self.tiny_alphabet_width)
 
     def vocab_size(self, n_bytes: int) -> int:
         for limit, vocab in self.vocab_for_size:
