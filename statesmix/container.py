@@ -1,10 +1,10 @@
-"""The .smx container format, version 4 (version 3 is read too).
+"""The .smx container format, version 5 (versions 3 and 4 are read too).
 
 A file is one or more streams, one after the other; a stream is a header,
 independent blocks and an end record with the block index::
 
     stream  header  block*  end
-    header  magic "\\x93SMX", version u8 (= 4; 3 is read),
+    header  magic "\\x93SMX", version u8 (= 5; 3 and 4 are read),
             level_flags u8: bits 0-3 the level (1..9); bit 4 set when the
             block size is not the level's default; bits 5-7 zero,
             [block_size varint]                      (only with bit 4)
@@ -41,7 +41,8 @@ the level's, with the vocabulary size of the block's tokenizer, sized by
 ``Params.size_for(n_tokens)`` (``block_params``); a block size equal to
 the level's default (``DEFAULT_BLOCK_SIZES``) is not written; the identity
 tokenizer has no vocabulary section. The level table is therefore part of
-the format: tests/test_format_pin.py pins a digest of it to this version.
+the format: each version decodes with its own (``levels_of_version``), and
+tests/test_format_pin.py pins a digest of each to its version.
 
 Blocks are independent: each has its own tokenizer and model, so blocks can
 be coded in parallel and decoded alone; the end record's index and footer
@@ -68,14 +69,16 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from .errors import StatesmixError, TruncatedError
-from .params import MAX_LEVEL, MIN_LEVEL, LEVELS, Params
+from .params import MAX_LEVEL, MIN_LEVEL, Params, levels_of_version
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
-FORMAT_VERSION = 4
-# Versions this decoder reads. Version 3 differs only in its smaller frames
-# (MAX_FRAME_BYTES_V3): its files decode as they always did.
-READ_VERSIONS = (3, 4)
+FORMAT_VERSION = 5
+# Versions this decoder reads. Version 3 has smaller frames
+# (MAX_FRAME_BYTES_V3); versions 3 and 4 rebuild level 9's parameters with
+# their older level table (params.levels_of_version). Their files decode as
+# they always did.
+READ_VERSIONS = (3, 4, 5)
 FOOTER_MAGIC = b"SX"
 BLOCK_TAG = 0x42  # "B"
 END_TAG = 0x45  # "E"
@@ -247,10 +250,11 @@ def parse_stream_header(buf: Buffer, pos: int = 0) -> Optional[StreamHeader]:
 
 
 # -- blocks ------------------------------------------------------------------
-def block_params(level: int, vocab_size: int, n_tokens: int) -> Params:
-    """The model parameters of a block that stores none: the level's, with
-    the block's vocabulary size, tables sized for its n_tokens tokens."""
-    return LEVELS[level].params.replace(vocab=vocab_size).size_for(n_tokens)
+def block_params(level: int, vocab_size: int, n_tokens: int, version: int = FORMAT_VERSION) -> Params:
+    """The model parameters of a block that stores none: the level's in
+    the stream's format version, with the block's vocabulary size, tables
+    sized for its n_tokens tokens."""
+    return levels_of_version(version)[level].params.replace(vocab=vocab_size).size_for(n_tokens)
 
 
 @dataclass
@@ -305,7 +309,7 @@ def parse_block_header(buf: Buffer, pos: int, stream: StreamHeader, index: int) 
             if params.vocab != vocab.size:
                 raise r.corrupt("model and tokenizer vocabularies differ")
         else:
-            params = block_params(stream.level, vocab.size, n_tokens)
+            params = block_params(stream.level, vocab.size, n_tokens, stream.version)
         return BlockHeader(raw_len, n_tokens, vocab, params, bool(flags & _PARAMS_FLAG), r.pos - pos,
                            stream.max_frame_bytes)
 

@@ -2,31 +2,33 @@
 
 A block stores no model parameters when they are the level's: the decoder
 rebuilds them from the level, the vocabulary size and the token count
-(container.block_params, i.e. LEVELS and Params.size_for), and a stream
-stores no block size when it is the level's default. Changing any of these
-changes how existing files decode, so this digest of all of them is pinned
-to the format version.
+(container.block_params, i.e. the version's level table and
+Params.size_for), and a stream stores no block size when it is the level's
+default. Changing any of these changes how existing files decode, so a
+digest of all of them is pinned to each format version.
 """
 
 import hashlib
 
 import pytest
 
-from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, block_params
-from statesmix.params import LEVELS
+from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, READ_VERSIONS, block_params
+from statesmix.params import LEVELS, levels_of_version
 
-# Version 4 only allows larger frames: files of both versions rebuild their
-# parameters from the same table, so both digests must stay equal.
+# Version 4 only allows larger frames: files of versions 3 and 4 rebuild
+# their parameters from the same table. Version 5 changed level 9.
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
+    5: "3a9c51aa29880554278078f76ecb755db0cf5f949f2138fa5cebc97e3b5cbe61",
 }
 
 
-def level_table_digest() -> str:
+def level_table_digest(version: int = FORMAT_VERSION) -> str:
     h = hashlib.sha256()
-    for level in sorted(LEVELS):
-        lv = LEVELS[level]
+    levels = levels_of_version(version)
+    for level in sorted(levels):
+        lv = levels[level]
         h.update(b"level %d block %d " % (level, DEFAULT_BLOCK_SIZES[level]))
         h.update(lv.params.to_bytes())
         h.update(repr(lv.vocab_for_size).encode())
@@ -34,8 +36,13 @@ def level_table_digest() -> str:
             h.update(b"vocab %d" % lv.vocab_size(n_bytes))
         for vocab in (256, 384, 1024, 65536):
             for n_tokens in (0, 1, 100, 10_000, 1 << 20, 10 ** 7, 1 << 30, 2 ** 56):
-                h.update(block_params(level, vocab, n_tokens).to_bytes())
+                h.update(block_params(level, vocab, n_tokens, version).to_bytes())
     return h.hexdigest()
+
+
+@pytest.mark.parametrize("version", READ_VERSIONS)
+def test_older_versions_keep_their_level_tables(version):
+    assert level_table_digest(version) == PINNED[version]
 
 
 def test_level_table_is_pinned_to_the_format_version():
@@ -71,10 +78,30 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
     old = statesmix.compress(data, level=1)
     monkeypatch.undo()
     new = statesmix.compress(data, level=1)
-    assert old[4] == 3 and new[4] == FORMAT_VERSION == 4
+    assert old[4] == 3 and new[4] == FORMAT_VERSION
     assert statesmix.decompress(old) == data and statesmix.decompress(new) == data
     assert len(new) < len(old)  # one frame head and coder flush instead of three
     # a version 3 file may not hold the larger frames of version 4
     lying = new[:4] + b"\x03" + new[5:]
     with pytest.raises(statesmix.StatesmixError, match="impossible here"):
         statesmix.decompress(lying)
+
+
+def test_version_4_level_9_files_decode_with_their_own_table(monkeypatch, text):
+    """A version 4 file at level 9 stores no parameters: its decoder must
+    rebuild them from version 4's table, not the current one."""
+    import statesmix
+    from statesmix import container, params
+
+    data = (text * 2)[:30_000]
+    monkeypatch.setattr(container, "FORMAT_VERSION", 4)
+    monkeypatch.setattr(params, "LEVELS", levels_of_version(4))  # what a version 4 writer rebuilt
+    old = statesmix.compress(data, level=9)
+    monkeypatch.undo()
+    assert old[4] == 4
+    assert levels_of_version(4)[9] != LEVELS[9]
+    assert statesmix.decompress(old) == data
+    # read with the current table, the same blocks decode wrong and a frame's CRC says so
+    relabelled = old[:4] + bytes([FORMAT_VERSION]) + old[5:]
+    with pytest.raises(statesmix.StatesmixError, match="frame 0 of block 0"):
+        statesmix.decompress(relabelled)
