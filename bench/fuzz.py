@@ -484,34 +484,55 @@ def campaign(n: int, levels: List[int], seed: int, timeout: float, jobs: int,
         how = ("T1", "T2", "seek")[(i // len(KINDS)) % 3]
         case = {"blob": mutant.hex(), "original": expected.hex(), "how": how}
         answer = workers[w_index].ask(case, timeout)
+        if answer is None:  # the worker was gone before the case reached it
+            answer = {"outcome": "crash", "message": "the worker's input pipe was closed"}
         if answer["outcome"] in ("hang", "crash"):
             workers[w_index] = Worker()
         return name, kind, answer, how, mutant
 
+    # Each worker takes the next case as soon as it is free: a batch that
+    # waited for its slowest case left a core idle about half the time.
+    # A case depends only on (seed, i), so the report does not depend on
+    # which worker ran it or in what order.
+    import threading
+
+    next_case = iter(range(n))
+    lock = threading.Lock()
+
+    def record(i: int, name: str, kind: str, ans: dict, how: str, mutant: bytes) -> None:
+        report.cases += 1
+        o = ans["outcome"]
+        report.outcomes[o] += 1
+        report.by_kind.setdefault(kind, Counter())[o] += 1
+        if "peak" in ans:
+            grow = ans["peak"] - ans["base"]
+            report.peak_over_base[name] = max(report.peak_over_base.get(name, 0), grow)
+        if o in ("hang", "crash", "corrupt"):
+            fail = {"case": i, "seed": name, "kind": kind, "how": how, **{k: v for k, v in ans.items()}}
+            report.failures.append(fail)
+            if keep_failures:
+                os.makedirs(keep_failures, exist_ok=True)
+                path = os.path.join(keep_failures, f"case{i}-{kind}-{o}.smx")
+                with open(path, "wb") as f:
+                    f.write(mutant)
+            print(f"[fuzz] {o}: {fail}", file=log, flush=True)
+        if report.cases % 500 == 0:
+            print(f"[fuzz] {report.cases}/{n} {dict(report.outcomes)}", file=log, flush=True)
+
+    def drive(w_index: int) -> None:
+        while True:
+            with lock:
+                i = next(next_case, None)
+            if i is None:
+                return
+            result = one(i, w_index)
+            with lock:
+                record(i, *result)
+
     t0 = time.perf_counter()
     with cf.ThreadPoolExecutor(len(workers)) as pool:
-        for start in range(0, n, len(workers)):
-            futs = [pool.submit(one, i, i - start) for i in range(start, min(n, start + len(workers)))]
-            for fut in futs:
-                name, kind, ans, how, mutant = fut.result()
-                report.cases += 1
-                o = ans["outcome"]
-                report.outcomes[o] += 1
-                report.by_kind.setdefault(kind, Counter())[o] += 1
-                if "peak" in ans:
-                    grow = ans["peak"] - ans["base"]
-                    report.peak_over_base[name] = max(report.peak_over_base.get(name, 0), grow)
-                if o in ("hang", "crash", "corrupt"):
-                    fail = {"seed": name, "kind": kind, "how": how, **{k: v for k, v in ans.items()}}
-                    report.failures.append(fail)
-                    if keep_failures:
-                        os.makedirs(keep_failures, exist_ok=True)
-                        path = os.path.join(keep_failures, f"case{report.cases}-{kind}-{o}.smx")
-                        with open(path, "wb") as f:
-                            f.write(mutant)
-                    print(f"[fuzz] {o}: {fail}", file=log, flush=True)
-            if report.cases % 500 < len(workers):
-                print(f"[fuzz] {report.cases}/{n} {dict(report.outcomes)}", file=log, flush=True)
+        for fut in [pool.submit(drive, w) for w in range(len(workers))]:
+            fut.result()
     for w in workers:
         w.close()
     report.seconds = time.perf_counter() - t0
