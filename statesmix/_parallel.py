@@ -13,7 +13,6 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as _Timeout
 from typing import Any, Callable, Deque, Optional, Tuple
 
 WAIT_SLICE = 0.2
@@ -26,19 +25,22 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_TIMEOUTS = (TimeoutError, _Timeout)  # two classes before Python 3.11
-
-
 def wait(future, on_wait: Optional[Callable[[], None]] = None) -> Any:
     """future.result(), waiting in short slices so signals are handled;
     on_wait, if given, is called after each slice (progress reports).
-    Works for concurrent.futures and dask.distributed futures alike."""
-    while True:
-        try:
-            return future.result(timeout=WAIT_SLICE)
-        except _TIMEOUTS:
-            if on_wait is not None:
-                on_wait()
+    Works for concurrent.futures and dask.distributed futures alike.
+
+    The slices wait on an event the future sets when it finishes, and the
+    result is asked for only then. Polling a dask future with
+    result(timeout=...) races with distributed's own timeout: under load
+    its sync() returned with neither a result nor an error
+    (UnboundLocalError), and the block was lost."""
+    finished = threading.Event()
+    future.add_done_callback(lambda _: finished.set())
+    while not finished.wait(WAIT_SLICE):
+        if on_wait is not None:
+            on_wait()
+    return future.result()
 
 
 class JobQueue:

@@ -73,3 +73,24 @@ def test_cli_takes_a_scheduler_address(client, data, tmp_path):
     r = subprocess.run(cli + ["decompress", "-c", "--dask", address, str(tmp_path / "c.txt.smx")],
                        capture_output=True, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout == data, r.stderr
+
+
+def _sleep_then(seconds, value):
+    import time
+
+    time.sleep(seconds)
+    return value
+
+
+def test_waiting_in_short_slices_on_a_dask_future(client, monkeypatch):
+    # The caller waits for a block in slices (so Ctrl-C is seen). Asking
+    # distributed for result(timeout=...) in a loop raced with its own
+    # timeout under load (CI: UnboundLocalError inside distributed's sync).
+    # Very short slices make that race likely; the wait must not depend on it.
+    from statesmix import _parallel
+
+    monkeypatch.setattr(_parallel, "WAIT_SLICE", 0.001)
+    slices = []
+    futures = [client.submit(_sleep_then, 0.5, i, pure=False) for i in range(4)]
+    assert [_parallel.wait(f, on_wait=lambda: slices.append(1)) for f in futures] == [0, 1, 2, 3]
+    assert len(slices) > 10  # it did wait in slices, calling back between them
