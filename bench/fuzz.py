@@ -35,6 +35,7 @@ import random
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections import Counter
@@ -494,8 +495,6 @@ def campaign(n: int, levels: List[int], seed: int, timeout: float, jobs: int,
     # waited for its slowest case left a core idle about half the time.
     # A case depends only on (seed, i), so the report does not depend on
     # which worker ran it or in what order.
-    import threading
-
     next_case = iter(range(n))
     lock = threading.Lock()
 
@@ -508,7 +507,7 @@ def campaign(n: int, levels: List[int], seed: int, timeout: float, jobs: int,
             grow = ans["peak"] - ans["base"]
             report.peak_over_base[name] = max(report.peak_over_base.get(name, 0), grow)
         if o in ("hang", "crash", "corrupt"):
-            fail = {"case": i, "seed": name, "kind": kind, "how": how, **{k: v for k, v in ans.items()}}
+            fail = {"case": i, "seed": name, "kind": kind, "how": how, **ans}
             report.failures.append(fail)
             if keep_failures:
                 os.makedirs(keep_failures, exist_ok=True)
