@@ -129,6 +129,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->clip, 1e-6f, 1e6f), "clip must be positive");
     REQUIRE(finite_in(p->label_smoothing, 0.0f, 0.5f), "label_smoothing must be in [0, 0.5]");
     REQUIRE(finite_in(p->ssm_coded, 0.0f, 1.0f), "ssm_coded must be in [0, 1]");
+    REQUIRE(p->head_bias <= 1, "head_bias must be 0 or 1");
+    REQUIRE(finite_in(p->ssm_hidden, 0.0f, 4.0f), "ssm_hidden must be in [0, 4]");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -472,6 +474,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         .top_tok = top,
         .top_bucket = top_bucket(q[top] / e->ex_sum),
         .evidence_set = e->mixer.set,
+        .ssm_state = e->model.cur->xf + (size_t)e->chunk_pos * e->model.DM,
     };
     smx_predictor_begin(b, &guess);
     e->path_len = 0;

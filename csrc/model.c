@@ -115,6 +115,10 @@ static void head_forward(smx_model *m, const float *xf, float *logits) {
         size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
         m->k->head_forward(W, m->Vp, xf, m->DM, logits, v0, v1);
     }
+    if (m->has_head_bias) {
+        const float *bias = m->theta + m->head_b;
+        for (size_t v = 0; v < m->V; v++) logits[v] = logits[v] + bias[v];
+    }
     for (size_t v = m->V; v < m->Vp; v++) logits[v] = PAD_LOGIT;
 }
 
@@ -374,6 +378,13 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
     const uint32_t DM = m->DM;
     float *dxf = m->dxz; /* borrowed: n x DM fits in n x 2DI */
     head_backward(m, ch, n, dxf);
+    if (m->has_head_bias) { /* summed over the chunk in position order */
+        float *db = m->grad + m->head_b;
+        for (uint32_t t = 0; t < n; t++) {
+            const float *dl = ch->probs + (size_t)t * m->Vp;
+            for (size_t v = 0; v < m->V; v++) db[v] = db[v] + dl[v];
+        }
+    }
     memset(m->dres, 0, (size_t)n * DM * sizeof(float));
     for (uint32_t t = 0; t < n; t++)
         layernorm_backward(ch->xf_in + (size_t)t * DM, ch->fmean[t], ch->frstd[t],
@@ -492,6 +503,7 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->NL = p->n_layers;
     m->T = p->chunk;
     m->NBCS = 2 * p->d_state + 1;
+    m->has_head_bias = p->head_bias != 0;
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
 }
 
@@ -518,6 +530,8 @@ static void layout(smx_model *m, arena *a) {
     m->lnf_w = off; off += DM;
     m->lnf_b = off; off += DM;
     m->head = off; off += DM * Vp;
+    m->head_b = off;
+    if (m->has_head_bias) off += V;
     m->n_params = off;
 
     m->theta = take(a, off);

@@ -63,6 +63,8 @@ typedef struct smx_model {
     size_t emb;            /* V x DM */
     size_t lnf_w, lnf_b;   /* DM */
     size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
+    size_t head_b;         /* V: a bias per token (only with has_head_bias) */
+    int has_head_bias;
     smx_layer_offsets L[SMX_MAX_LAYERS];
     float *a_neg;          /* NL x DS x DI: -exp(A_log), refreshed after each update */
     /* The next parameters: the worker thread writes an Adam step here while

@@ -60,12 +60,17 @@ static void selector_rows(uint32_t depth, uint32_t rows[N_SELECTORS]) {
     rows[6] = 8u << depth;                       /* recent mispredictions, the tree node */
 }
 
-static uint32_t count_inputs(const smx_params *p) {
+/* The SSM's hidden vector enters the mixer as d_model inputs after the families'. */
+static uint32_t hidden_inputs(const smx_params *p) { return p->ssm_hidden > 0.0f ? p->d_model : 0; }
+
+static uint32_t family_inputs_end(const smx_params *p) {
     uint32_t n = IN_FAMILIES;
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
         if (p->bin_models & FAMILIES[f].bit) n += FAMILIES[f].family->n_contexts * SMX_CTXMAP_INPUTS;
     return n;
 }
+
+static uint32_t count_inputs(const smx_params *p) { return family_inputs_end(p) + hidden_inputs(p); }
 
 uint64_t smx_predictor_memory(const smx_params *p) {
     uint32_t depth = tree_depth(p->vocab), rows[N_SELECTORS];
@@ -107,13 +112,16 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
     ok = ok && smx_direct_init(&b->direct, &b->states, b->depth, DIRECT_ORDER2_BITS) == 0;
 
     b->n_inputs = count_inputs(p);
+    b->in_hidden = family_inputs_end(p);
+    b->n_hidden = hidden_inputs(p);
+    b->hidden_scale = p->ssm_hidden;
     float *init = calloc(b->n_inputs, sizeof(float));
     ok = ok && init;
     if (ok) {
         /* start near the token mixture alone, with a little trust in every context */
         init[IN_BIAS] = 0.0f;
         init[IN_MIX] = 0.6f;
-        for (uint32_t i = IN_FAMILIES; i < b->n_inputs; i += SMX_CTXMAP_INPUTS) init[i] = 0.1f;
+        for (uint32_t i = IN_FAMILIES; i < b->in_hidden; i += SMX_CTXMAP_INPUTS) init[i] = 0.1f;
         uint32_t rows[N_SELECTORS];
         selector_rows(b->depth, rows);
         ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, N_SELECTORS, rows, b->depth, init, p->bin_lr) == 0;
@@ -156,6 +164,7 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     else
         smx_bitmatch_begin(&b->match, -1, 0, 0);
     b->evidence_set = g->evidence_set < N_EVIDENCE_SETS ? g->evidence_set : N_EVIDENCE_SETS - 1;
+    b->ssm_state = g->ssm_state;
     smx_direct_begin(&b->direct, &b->hist);
 }
 
@@ -184,6 +193,14 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     for (uint32_t f = 0; f < b->n_families; f++) {
         smx_ctxmap_predict(&b->map[f], node, d, xf);
         xf += b->map[f].n * SMX_CTXMAP_INPUTS;
+    }
+    /* The SSM's hidden vector (layernormed, entries of order 1) as plain
+     * inputs: each weight set learns its own linear read-out of the SSM's
+     * state for the bits it codes, beside the SSM's own head. */
+    if (b->n_hidden && b->ssm_state) {
+        float *xh = x + b->in_hidden;
+        for (uint32_t j = 0; j < b->n_hidden; j++)
+            xh[j] = clampf(b->ssm_state[j] * b->hidden_scale, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
     }
     const uint8_t c1 = smx_history_byte(&b->hist, 1);
     const uint32_t known = b->orders_map < b->n_families ? b->map[b->orders_map].known : 0;

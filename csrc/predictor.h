@@ -50,6 +50,7 @@ typedef struct smx_token_guess {
     uint32_t top_tok;        /* the mixture's favourite */
     uint32_t top_bucket;     /* 0..7, how sure it is */
     uint32_t evidence_set;   /* the token mixer's weight set (n-gram evidence) */
+    const float *ssm_state;  /* the SSM's final hidden vector here (d_model values) */
 } smx_token_guess;
 
 typedef struct smx_predictor {
@@ -66,6 +67,9 @@ typedef struct smx_predictor {
     smx_bitmixer mixer;
     smx_apm apm[SMX_PRED_APMS];
     uint32_t n_inputs;
+    uint32_t in_hidden, n_hidden; /* where the SSM's hidden vector enters the mixer, and its length */
+    float hidden_scale;
+    const float *ssm_state;
     uint32_t evidence_set;
     smx_direct direct;
     uint32_t misses;             /* whether each of the last 16 bits was mispredicted, newest lowest */

@@ -54,6 +54,10 @@ typedef struct smx_params {
     uint32_t bin_bits;       /* log2 of context-map slots per context (0: stage off) */
     float bin_lr;            /* learning rate of its mixing weights */
     uint32_t bin_models;     /* which bit-model families run: a bit each (predictor.h) */
+    /* how the SSM reaches the prediction (format 6; 0 in older files) */
+    uint32_t head_bias;      /* 1: the SSM's output head learns a bias per token */
+    float ssm_hidden;        /* > 0: the SSM's final hidden vector, times this, is also
+                                an input of the binary stage's mixer (0: it is not) */
 } smx_params;
 
 typedef struct smx_stats {

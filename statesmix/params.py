@@ -55,6 +55,14 @@ _FIELDS: List[Tuple[str, str]] = [
     ("bin_lr", "f"),
     ("bin_models", "u"),
 ]
+# Fields added by format 6, after the others. A block whose new fields are
+# all 0 (the behaviour before them) is written without them, as before, and
+# a block without them reads them as 0: older files decode as they did.
+_FIELDS_6: List[Tuple[str, str]] = [
+    ("head_bias", "u"),
+    ("ssm_hidden", "f"),
+]
+_ALL_FIELDS = _FIELDS + _FIELDS_6
 
 # Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
 (BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT, BIN_NEST,
@@ -103,14 +111,17 @@ class Params:
     bin_bits: int = 0
     bin_lr: float = 0.002
     bin_models: int = BIN_ALL
+    head_bias: int = 0
+    ssm_hidden: float = 0.0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
 
     # -- header encoding -------------------------------------------------
     def to_bytes(self) -> bytes:
-        out = bytearray(struct.pack("<H", len(_FIELDS)))
-        for name, kind in _FIELDS:
+        fields = _ALL_FIELDS if any(getattr(self, name) for name, _ in _FIELDS_6) else _FIELDS
+        out = bytearray(struct.pack("<H", len(fields)))
+        for name, kind in fields:
             value = getattr(self, name)
             if kind.endswith("[]"):
                 values = list(value) + [0] * (MAX_ORDERS - len(value))
@@ -125,11 +136,13 @@ class Params:
         if len(blob) < 2:
             raise StatesmixError("parameter block is truncated")
         (count,) = struct.unpack_from("<H", blob)
-        if count != len(_FIELDS):
-            raise StatesmixError(f"parameter block has {count} fields, expected {len(_FIELDS)}")
+        if count not in (len(_FIELDS), len(_ALL_FIELDS)):
+            raise StatesmixError(
+                f"parameter block has {count} fields, expected {len(_FIELDS)} or {len(_ALL_FIELDS)}")
+        fields = _FIELDS if count == len(_FIELDS) else _ALL_FIELDS
         values: Dict[str, Any] = {}
         pos = 2
-        for name, kind in _FIELDS:
+        for name, kind in fields:
             n = MAX_ORDERS if kind.endswith("[]") else 1
             code = "<%d%s" % (n, "I" if kind[0] == "u" else "f")
             size = struct.calcsize(code)
@@ -145,7 +158,7 @@ class Params:
             raise StatesmixError(f"parameter block names {k} n-gram orders (at most {MAX_ORDERS})")
         for name in ("orders", "lambda_", "alpha"):
             values[name] = values[name][:k]
-        for name, kind in _FIELDS:
+        for name, kind in fields:
             v = values[name]
             if kind[0] == "f" and not all(math.isfinite(x) for x in (v if isinstance(v, list) else [v])):
                 raise StatesmixError(f"parameter {name} is not a finite number")
@@ -236,7 +249,7 @@ _WIDE = dict(d_model=64, d_inner=128)
 # The main speed lever is Adam steps per chunk after the warm-up (one step
 # reuses the activations computed for prediction; each further step re-runs
 # the forward pass), then the SSM's width, then the size of the bit tables.
-LEVELS: Dict[int, Level] = {
+_LEVELS_5: Dict[int, Level] = {
     1: Level(_SMALL, _BASE.replace(steps_first=2, steps_second=1, steps_rest=1, bin_bits=18, **_NARROW)),
     2: Level(_SMALL, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1, bin_bits=19, **_NARROW)),
     3: Level(_SMALL, _BASE.replace(steps_first=4, steps_second=2, steps_rest=1, **_NARROW)),
@@ -254,18 +267,31 @@ LEVELS: Dict[int, Level] = {
                                    alpha=list(PUBLISHED_ALPHA))),
 }
 
+# Format 6, levels 1-6: the SSM's head learns a bias per token (the SSM
+# alone, 1 MB of enwik8 at level 6: 2.521 -> 2.486 bpb), and its hidden
+# vector, scaled by 0.3, is also an input of the binary stage's mixer (the
+# level: 213,030 -> 212,680 bytes with both; bench/README.md, "The SSM").
+# Levels 7-9 were not measured with them and keep format 5's parameters.
+_SSM_READOUT = dict(head_bias=1, ssm_hidden=0.3)
+LEVELS: Dict[int, Level] = {
+    level: dataclasses.replace(lv, params=lv.params.replace(**_SSM_READOUT)) if level <= 6 else lv
+    for level, lv in _LEVELS_5.items()
+}
+
 # The level table is part of the file format: a block that stores no
 # parameters is decoded with its stream's version's table. Format 5 lowered
 # level 9's bit-mixer rate from 0.006 to 0.004 (on the first 3 MB of enwik8,
 # single block: 612,290 -> 611,534 bytes at 0.0045 and 611,345 at 0.0035;
 # 1 MB lost 119 bytes at 0.0045); versions 3 and 4 keep the old rate.
 _LEVELS_BEFORE_5: Dict[int, Level] = {
-    **LEVELS, 9: dataclasses.replace(LEVELS[9], params=LEVELS[9].params.replace(bin_lr=0.006))}
+    **_LEVELS_5, 9: dataclasses.replace(_LEVELS_5[9], params=_LEVELS_5[9].params.replace(bin_lr=0.006))}
 
 
 def levels_of_version(version: int) -> Dict[int, Level]:
     """The level table that files of this format version were written with."""
-    return _LEVELS_BEFORE_5 if version < 5 else LEVELS
+    if version < 5:
+        return _LEVELS_BEFORE_5
+    return _LEVELS_5 if version == 5 else LEVELS
 
 
 DEFAULT_LEVEL = 6

@@ -16,11 +16,13 @@ from statesmix.container import DEFAULT_BLOCK_SIZES, FORMAT_VERSION, READ_VERSIO
 from statesmix.params import LEVELS, levels_of_version
 
 # Version 4 only allows larger frames: files of versions 3 and 4 rebuild
-# their parameters from the same table. Version 5 changed level 9.
+# their parameters from the same table. Version 5 changed level 9, version 6
+# levels 1-6 (the SSM's head bias and hidden vector).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     5: "3a9c51aa29880554278078f76ecb755db0cf5f949f2138fa5cebc97e3b5cbe61",
+    6: "2fa884cec74b9b33f88a927eeeee66d7d694f649bef642d2082382b9eaf80f1f",
 }
 
 
@@ -72,9 +74,12 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
     import statesmix
     from statesmix import blocks, container
 
+    from statesmix import params
+
     data = (text * 3)[:140_000]
     monkeypatch.setattr(container, "FORMAT_VERSION", 3)
     monkeypatch.setattr(blocks, "FRAME_BYTES", container.MAX_FRAME_BYTES_V3)
+    monkeypatch.setattr(params, "LEVELS", levels_of_version(3))  # what a version 3 writer rebuilt
     old = statesmix.compress(data, level=1)
     monkeypatch.undo()
     new = statesmix.compress(data, level=1)
@@ -87,21 +92,40 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
         statesmix.decompress(lying)
 
 
-def test_version_4_level_9_files_decode_with_their_own_table(monkeypatch, text):
-    """A version 4 file at level 9 stores no parameters: its decoder must
-    rebuild them from version 4's table, not the current one."""
+@pytest.mark.parametrize("version, level", [(4, 9), (5, 6)])
+def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
+    """A file of an older version stores no parameters for its level: its
+    decoder must rebuild them from that version's table, not the current one
+    (version 4 had another level 9, version 5 other levels 1-6)."""
     import statesmix
     from statesmix import container, params
 
     data = (text * 2)[:30_000]
-    monkeypatch.setattr(container, "FORMAT_VERSION", 4)
-    monkeypatch.setattr(params, "LEVELS", levels_of_version(4))  # what a version 4 writer rebuilt
-    old = statesmix.compress(data, level=9)
+    monkeypatch.setattr(container, "FORMAT_VERSION", version)
+    monkeypatch.setattr(params, "LEVELS", levels_of_version(version))  # what that version's writer rebuilt
+    old = statesmix.compress(data, level=level)
     monkeypatch.undo()
-    assert old[4] == 4
-    assert levels_of_version(4)[9] != LEVELS[9]
+    assert old[4] == version
+    assert levels_of_version(version)[level] != LEVELS[level]
     assert statesmix.decompress(old) == data
     # read with the current table, the same blocks decode wrong and a frame's CRC says so
     relabelled = old[:4] + bytes([FORMAT_VERSION]) + old[5:]
     with pytest.raises(statesmix.StatesmixError, match="frame 0 of block 0"):
         statesmix.decompress(relabelled)
+
+
+def test_parameter_blocks_of_both_layouts_read_back():
+    """Format 6 appended head_bias and ssm_hidden: a block that leaves them
+    at 0 is written in the older layout, which reads them as 0."""
+    from statesmix.params import Params
+
+    old_style = levels_of_version(5)[6].params
+    assert old_style.head_bias == 0 and old_style.ssm_hidden == 0.0
+    new_style = LEVELS[6].params
+    assert new_style.head_bias == 1 and new_style.ssm_hidden > 0
+    assert len(new_style.to_bytes()) == len(old_style.to_bytes()) + 8
+    for p in (old_style, new_style):
+        back = Params.from_bytes(p.to_bytes())
+        assert back.to_bytes() == p.to_bytes()
+        assert (back.head_bias, back.d_model) == (p.head_bias, p.d_model)
+        assert back.ssm_hidden == pytest.approx(p.ssm_hidden)

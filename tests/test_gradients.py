@@ -26,5 +26,5 @@ def test_backward_matches_finite_differences(tmp_path):
     )
     out = subprocess.run([str(exe)], stdout=subprocess.PIPE, text=True)
     groups = [line.split()[0] for line in out.stdout.splitlines() if "maxrel" in line]
-    assert len(groups) == 15, out.stdout
+    assert len(groups) == 16, out.stdout
     assert out.returncode == 0, "gradient mismatch:\n" + out.stdout

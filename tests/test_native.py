@@ -62,6 +62,9 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"pool_limit": 1 << 30}, "pool_limit"),
         ({"orders": [3, 2, 1, 4, 5, 6, 7, 15, 31]}, "ascend"),
         ({"orders": [1, 2, 3, 4, 5, 6, 7, 15, 64]}, "orders"),
+        ({"head_bias": 2}, "head_bias"),
+        ({"ssm_hidden": -0.5}, "ssm_hidden"),
+        ({"ssm_hidden": float("inf")}, "ssm_hidden"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -96,21 +99,45 @@ def test_memory_is_known_before_allocating_and_grows_with_the_tables():
     assert small.table_bytes() == engine_memory(small)
 
 
-@pytest.mark.parametrize("bin_bits", [0, 12])
-def test_ssm_trained_on_the_coded_loss_round_trips(text, bin_bits):
+def _small_params(text, bin_bits):
+    """20,000 bytes of text, their tokens, and small parameters for them."""
     tok = Tokenizer.train(text[:20_000], 384)
-    ids = tok.encode(text[:20_000])
     base = Params(vocab=tok.vocab.size, n_layers=1, table_bits=12, pool_limit=1 << 16, bin_bits=bin_bits,
                   chunks_first=2, chunks_second=2)
+    return tok, tok.encode(text[:20_000]), base
+
+
+def _payloads_that_round_trip(tok, ids, variants):
+    """Encodes ids with each parameter set on two threads, decodes on one."""
     outputs = []
-    for coded in (0.0, 0.5):
-        p = base.replace(ssm_coded=coded)
+    for p in variants:
         payload = Engine(p, tok.vocab.pieces, threads=2).encode(ids)
         decoded, used = Engine(p, tok.vocab.pieces, threads=1).decode(payload, len(ids))
         assert used == len(payload) and np.array_equal(decoded, ids)
         outputs.append(payload)
+    return outputs
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_trained_on_the_coded_loss_round_trips(text, bin_bits):
+    tok, ids, base = _small_params(text, bin_bits)
+    outputs = _payloads_that_round_trip(tok, ids, [base.replace(ssm_coded=c) for c in (0.0, 0.5)])
     # the coded loss changes what the SSM learns, so the bytes differ
     assert outputs[0] != outputs[1]
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_head_bias_and_hidden_inputs_round_trip_and_change_the_bytes(text, bin_bits):
+    tok, ids, base = _small_params(text, bin_bits)
+    variants = [base, base.replace(head_bias=1)]
+    if bin_bits:  # the hidden vector only reaches the binary stage
+        variants.append(base.replace(ssm_hidden=0.3))
+    outputs = _payloads_that_round_trip(tok, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    # each costs memory only when switched on
+    if bin_bits:
+        assert engine_memory(base) < engine_memory(base.replace(ssm_hidden=0.3))
+    assert engine_memory(base) < engine_memory(base.replace(head_bias=1))
 
 
 def test_subnormals_are_flushed_inside_and_the_callers_mode_is_kept():

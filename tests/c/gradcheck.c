@@ -24,7 +24,7 @@ static double chunk_loss(smx_model *m, uint32_t n, float eps, float *logits) {
 int main(void){
   smx_params p; memset(&p,0,sizeof p);
   p.vocab=40; p.d_model=8; p.d_inner=16; p.d_state=4; p.d_conv=4; p.n_layers=2; p.chunk=12;
-  p.lr=0.002f; p.beta1=.9f; p.beta2=.999f; p.eps=1e-8f; p.clip=5; p.label_smoothing=0.1f;
+  p.lr=0.002f; p.beta1=.9f; p.beta2=.999f; p.eps=1e-8f; p.clip=5; p.label_smoothing=0.1f; p.head_bias=1;
   smx_model m; smx_model_init(&m,&p,&smx_kernels_scalar);
   srand(3);
   for (size_t i=0;i<m.n_params;i++) m.theta[i] += 0.3f*((rand()/(float)RAND_MAX)-0.5f);
@@ -39,10 +39,10 @@ int main(void){
   for (uint32_t t=0;t<n;t++){ float *pp=m.cur->probs+(size_t)t*m.Vp; for(uint32_t v=0;v<m.V;v++) pp[v]=(pp[v]-0.1f/m.V)/n; pp[m.cur->target[t]] -= 0.9f/n; }
   memset(m.grad,0,m.n_params*4);
   smx_model_backward(&m,m.cur,n);
-  const char *names[]={"emb","ln_w","ln_b","w_in","conv_w","conv_b","w_x","dt_w","dt_b","a_log","d_skip","w_out","lnf_w","lnf_b","head"};
-  size_t offs[15]={m.emb,m.L[0].ln_w,m.L[0].ln_b,m.L[0].w_in,m.L[0].conv_w,m.L[0].conv_b,m.L[0].w_x,m.L[0].dt_w,m.L[0].dt_b,m.L[0].a_log,m.L[0].d_skip,m.L[0].w_out,m.lnf_w,m.lnf_b,m.head};
-  size_t lens[15]={m.V*m.DM, m.DM,m.DM,m.DM*2*m.DI,m.DC*m.DI,m.DI,m.DI*m.NBCS,m.DI,m.DI,m.DS*m.DI,m.DI,m.DI*m.DM,m.DM,m.DM,m.DM*m.Vp};
-  for (int g=0; g<15; g++){
+  const char *names[]={"emb","ln_w","ln_b","w_in","conv_w","conv_b","w_x","dt_w","dt_b","a_log","d_skip","w_out","lnf_w","lnf_b","head","head_b"};
+  size_t offs[16]={m.emb,m.L[0].ln_w,m.L[0].ln_b,m.L[0].w_in,m.L[0].conv_w,m.L[0].conv_b,m.L[0].w_x,m.L[0].dt_w,m.L[0].dt_b,m.L[0].a_log,m.L[0].d_skip,m.L[0].w_out,m.lnf_w,m.lnf_b,m.head,m.head_b};
+  size_t lens[16]={m.V*m.DM, m.DM,m.DM,m.DM*2*m.DI,m.DC*m.DI,m.DI,m.DI*m.NBCS,m.DI,m.DI,m.DS*m.DI,m.DI,m.DI*m.DM,m.DM,m.DM,m.DM*m.Vp,m.V};
+  for (int g=0; g<16; g++){
     double maxrel=0; 
     for (int r=0;r<6;r++){
       size_t i = offs[g] + (size_t)(rand()% (int)lens[g]);
