@@ -72,9 +72,7 @@ def test_the_digest_sees_a_changed_level(monkeypatch):
 
 def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
     import statesmix
-    from statesmix import blocks, container
-
-    from statesmix import params
+    from statesmix import blocks, container, params
 
     data = (text * 3)[:140_000]
     monkeypatch.setattr(container, "FORMAT_VERSION", 3)
