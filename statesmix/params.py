@@ -273,9 +273,18 @@ _LEVELS_5: Dict[int, Level] = {
 # level: 213,030 -> 212,761 bytes with both; bench/README.md, "The SSM").
 # Levels 7-9 were not measured with them and keep format 5's parameters.
 _SSM_READOUT = dict(head_bias=1, ssm_hidden=0.3)
-LEVELS: Dict[int, Level] = {
+_LEVELS_6: Dict[int, Level] = {
     level: dataclasses.replace(lv, params=lv.params.replace(**_SSM_READOUT)) if level <= 6 else lv
     for level, lv in _LEVELS_5.items()
+}
+
+# Format 7, level 9: an SSM twice as wide (d_model 192) at a lower rate
+# (0.0015; at 0.004 wide SSMs diverge). On enwik8, level 9 at 3 MB: 611,274
+# -> 607,927 bytes (-0.55%; width 128 at lr 0.002: 609,426), at 1 MB 212,006
+# -> 211,680, for about twice the time (bench/README.md, "The SSM").
+LEVELS: Dict[int, Level] = {
+    **_LEVELS_6,
+    9: dataclasses.replace(_LEVELS_6[9], params=_LEVELS_6[9].params.replace(d_model=192, d_inner=384, lr=0.0015)),
 }
 
 # The level table is part of the file format: a block that stores no
@@ -291,7 +300,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     """The level table that files of this format version were written with."""
     if version < 5:
         return _LEVELS_BEFORE_5
-    return _LEVELS_5 if version == 5 else LEVELS
+    return {5: _LEVELS_5, 6: _LEVELS_6}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

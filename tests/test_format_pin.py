@@ -17,12 +17,14 @@ from statesmix.params import LEVELS, levels_of_version
 
 # Version 4 only allows larger frames: files of versions 3 and 4 rebuild
 # their parameters from the same table. Version 5 changed level 9, version 6
-# levels 1-6 (the SSM's head bias and hidden vector).
+# levels 1-6 (the SSM's head bias and hidden vector), version 7 level 9
+# (its SSM twice as wide).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     5: "3a9c51aa29880554278078f76ecb755db0cf5f949f2138fa5cebc97e3b5cbe61",
     6: "2fa884cec74b9b33f88a927eeeee66d7d694f649bef642d2082382b9eaf80f1f",
+    7: "413a7b27537f8226600e9e515d852a8bcfbbc77ed8e140681d33423ffed42133",
 }
 
 
@@ -90,11 +92,11 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
         statesmix.decompress(lying)
 
 
-@pytest.mark.parametrize("version, level", [(4, 9), (5, 6)])
+@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
-    (version 4 had another level 9, version 5 other levels 1-6)."""
+    (versions 4 and 6 had another level 9, version 5 other levels 1-6)."""
     import statesmix
     from statesmix import container, params
 
