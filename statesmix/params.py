@@ -280,8 +280,8 @@ _LEVELS_6: Dict[int, Level] = {
 
 # Format 7, level 9: an SSM twice as wide (d_model 192) at a lower rate
 # (0.0015; at 0.004 wide SSMs diverge). On enwik8, level 9 at 3 MB: 611,274
-# -> 607,927 bytes (-0.55%; width 128 at lr 0.002: 609,426), at 1 MB 212,006
-# -> 211,680, for about twice the time (bench/README.md, "The SSM").
+# -> 607,659 bytes (-0.59%; width 128 at lr 0.002: 609,426), at 1 MB 212,006
+# -> 211,412, for 2.5x the time (bench/README.md, "The SSM").
 LEVELS: Dict[int, Level] = {
     **_LEVELS_6,
     9: dataclasses.replace(_LEVELS_6[9], params=_LEVELS_6[9].params.replace(d_model=192, d_inner=384, lr=0.0015)),
