@@ -207,6 +207,10 @@ class Level:
     # (why and what it costs: blocks.py, NARROW_MAX_ALPHABET).
     tiny_alphabet_width: int = 16
 
+    def replace_params(self, **changes: Any) -> "Level":
+        """This level with some model parameters changed (a later format's level)."""
+        return dataclasses.replace(self, params=self.params.replace(**changes))
+
     def tiny_alphabet_params(self, params: Params) -> Params:
         return params.replace(d_model=self.tiny_alphabet_width, d_inner=2 * self.tiny_alphabet_width)
 
@@ -274,7 +278,7 @@ _LEVELS_5: Dict[int, Level] = {
 # Levels 7-9 were not measured with them and keep format 5's parameters.
 _SSM_READOUT = dict(head_bias=1, ssm_hidden=0.3)
 _LEVELS_6: Dict[int, Level] = {
-    level: dataclasses.replace(lv, params=lv.params.replace(**_SSM_READOUT)) if level <= 6 else lv
+    level: lv.replace_params(**_SSM_READOUT) if level <= 6 else lv
     for level, lv in _LEVELS_5.items()
 }
 
@@ -284,7 +288,7 @@ _LEVELS_6: Dict[int, Level] = {
 # -> 211,412, for 2.5x the time (bench/README.md, "The SSM").
 LEVELS: Dict[int, Level] = {
     **_LEVELS_6,
-    9: dataclasses.replace(_LEVELS_6[9], params=_LEVELS_6[9].params.replace(d_model=192, d_inner=384, lr=0.0015)),
+    9: _LEVELS_6[9].replace_params(d_model=192, d_inner=384, lr=0.0015),
 }
 
 # The level table is part of the file format: a block that stores no
@@ -293,7 +297,7 @@ LEVELS: Dict[int, Level] = {
 # single block: 612,290 -> 611,534 bytes at 0.0045 and 611,345 at 0.0035;
 # 1 MB lost 119 bytes at 0.0045); versions 3 and 4 keep the old rate.
 _LEVELS_BEFORE_5: Dict[int, Level] = {
-    **_LEVELS_5, 9: dataclasses.replace(_LEVELS_5[9], params=_LEVELS_5[9].params.replace(bin_lr=0.006))}
+    **_LEVELS_5, 9: _LEVELS_5[9].replace_params(bin_lr=0.006)}
 
 
 def levels_of_version(version: int) -> Dict[int, Level]:
