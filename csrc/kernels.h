@@ -34,6 +34,10 @@ typedef struct smx_kernels {
     void (*exp_mul)(const float *x, const float *w, float *y, size_t n);
     /* y[i] = smx_silu(x[i]) = x[i] * (1 / (1 + smx_exp(-x[i]))) */
     void (*silu)(const float *x, float *y, size_t n);
+    /* y[i] = smx_softplus(x[i]), smx_sigmoid(x[i]), smx_silu_grad(x[i]) */
+    void (*softplus)(const float *x, float *y, size_t n);
+    void (*sigmoid)(const float *x, float *y, size_t n);
+    void (*silu_grad)(const float *x, float *y, size_t n);
     /* The selective scan of one position: for each state j, in order, and
      * each channel i < n: h = decay[j][i] * h_live[j][i] + B[j] * u[i];
      * h_live[j][i] = h_out[j][i] = h; y[i] += C[j] * h. Rows are n apart. */
@@ -44,6 +48,26 @@ typedef struct smx_kernels {
     float (*sumsq)(const float *x, size_t n);
     /* y[i] += a * x[i] */
     void (*axpy)(float *y, float a, const float *x, size_t n);
+    /* The backward pass of out = Wt^T x for a small input-major matrix Wt
+     * (cols rows of `rows` weights): for each c in order,
+     * axpy(dWt + c*rows, x[c], dout, rows) and
+     * dx[c] = dx[c] + dot(Wt + c*rows, dout, rows). */
+    void (*matvec_backward)(const float *Wt, const float *x, const float *dout, float *dWt,
+                            float *dx, size_t rows, size_t cols);
+    /* The backward pass of one position of the selective scan (see `scan`),
+     * for each state j in order, rows n apart, dhij scratch of n:
+     *   dhv = dh[j][i] + dy[i] * C[j]
+     *   d_arg = (dhv * h_prev[j][i]) * decay[j][i]
+     *   d_dt[i] += d_arg * a_neg[j][i]
+     *   ga[j][i] += (d_arg * dt[i]) * a_neg[j][i]
+     *   d_dta[i] += dhv * B[j]
+     *   dh[j][i] = dhv * decay[j][i];  dhij[i] = dhv
+     * with dC[j] = dot(dy, h[j], n) before the loop over i and
+     * dB[j] = dot(dhij, dta, n) after it. */
+    void (*scan_backward)(const float *dy, const float *h, const float *h_prev, const float *decay,
+                          const float *a_neg, const float *dt, const float *dta, const float *B,
+                          const float *C, float *dh, float *d_dt, float *d_dta, float *ga,
+                          float *dB, float *dC, float *dhij, size_t n, size_t states);
     /* dW[d*stride + v] += sum_t X[t*dm + d] * G[t*gstride + v], t = 0..n-1 in
      * order, for v in [v0, v1) and d = 0..dm-1 (the head's weight gradient). */
     void (*outer_acc)(float *dW, size_t stride, const float *X, size_t dm, const float *G,
@@ -64,6 +88,21 @@ static inline float smx_lane_combine(const float a[8]) {
     float t0 = a[0] + a[4], t1 = a[1] + a[5], t2 = a[2] + a[6], t3 = a[3] + a[7];
     float u0 = t0 + t2, u1 = t1 + t3;
     return u0 + u1;
+}
+
+/* One channel of scan_backward: the scalar kernel's body and the AVX2
+ * kernel's tail, so both spell the arithmetic once. */
+static inline void smx_scan_backward_one(const float *dy, const float *h_prev, const float *decay,
+                                         const float *a_neg, const float *dt, float cj, float bj,
+                                         float *dh, float *d_dt, float *d_dta, float *ga,
+                                         float *dhij, size_t r, size_t i) {
+    float dhv = dh[r + i] + dy[i] * cj;
+    float d_arg = (dhv * h_prev[r + i]) * decay[r + i]; /* d(dt * A) */
+    d_dt[i] = d_dt[i] + d_arg * a_neg[r + i];
+    ga[r + i] = ga[r + i] + (d_arg * dt[i]) * a_neg[r + i];
+    d_dta[i] = d_dta[i] + dhv * bj;
+    dh[r + i] = dhv * decay[r + i];
+    dhij[i] = dhv;
 }
 
 /* Combines the 32 partial sums of dot/sumsq in their fixed order. */

@@ -28,43 +28,97 @@ AVX2 static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
+/* smx_lane_combine in registers: (a0+a4, a1+a5, a2+a6, a3+a7), then
+ * (t0+t2, t1+t3), then their sum; the same additions in the same order. */
+/* smx_log, operation for operation. */
+AVX2 static inline __m256 log8(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(1e-38f)); /* NaN and x <= 1e-38 become 1e-38 */
+    const __m256i u = _mm256_castps_si256(x);
+    __m256i e = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32(u, 23), _mm256_set1_epi32(0xff)),
+                                 _mm256_set1_epi32(127));
+    __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(u, _mm256_set1_epi32(0x007fffff)),
+                                                   _mm256_set1_epi32(0x3f800000)));
+    const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+    m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+    e = _mm256_sub_epi32(e, _mm256_castps_si256(big)); /* the mask is -1 where e grows by one */
+    const __m256 f = _mm256_sub_ps(m, _mm256_set1_ps(1.0f));
+    const __m256 z = _mm256_mul_ps(f, f);
+    __m256 p = _mm256_set1_ps(7.0376836292e-2f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(-1.1514610310e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.1676998740e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(-1.2420140846e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(1.4249322787e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(-1.6668057665e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(2.0000714765e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(-2.4999993993e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, f), _mm256_set1_ps(3.3333331174e-1f));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, f), z);
+    const __m256 ef = _mm256_cvtepi32_ps(e);
+    y = _mm256_add_ps(y, _mm256_mul_ps(ef, _mm256_set1_ps(-2.12194440e-4f)));
+    y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps(-0.5f), z));
+    return _mm256_add_ps(_mm256_add_ps(f, y), _mm256_mul_ps(ef, _mm256_set1_ps(0.693359375f)));
+}
+
+/* smx_sigmoid: 1 / (1 + exp(-x)); the sign flip is exact. */
+AVX2 static inline __m256 sigmoid8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
+}
+
 AVX2 static inline float lanes_combine(__m256 acc) {
-    float a[8];
-    _mm256_storeu_ps(a, acc);
-    return smx_lane_combine(a);
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps(u, u, 1)));
+}
+
+/* Lanes [0, n) of a vector set, for the last, partial vector of a row. */
+AVX2 static inline __m256i lane_mask(size_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* Up to twelve vectors of outputs at once: each output is still one chain
+ * of additions over d in order, but twelve chains run side by side, so the
+ * loop waits on the adder's latency twelve times less often. Lanes past v1
+ * are masked, computed like the others and never stored. */
+#define HEAD_VECS 12
+AVX2 static inline __attribute__((always_inline)) void head_forward_block(
+    const float *W, size_t stride, const float *x, size_t dm, float *out, size_t v, size_t v1,
+    const int nv) {
+    __m256 acc[HEAD_VECS];
+    for (int q = 0; q < nv; q++) acc[q] = _mm256_setzero_ps();
+    const __m256i last = lane_mask(v1 - (v + 8 * (size_t)(nv - 1)));
+    for (size_t d = 0; d < dm; d++) {
+        const float *w = W + d * stride + v;
+        const __m256 xd = _mm256_set1_ps(x[d]);
+        for (int q = 0; q + 1 < nv; q++)
+            acc[q] = _mm256_add_ps(acc[q], _mm256_mul_ps(_mm256_loadu_ps(w + 8 * q), xd));
+        acc[nv - 1] = _mm256_add_ps(acc[nv - 1], _mm256_mul_ps(_mm256_maskload_ps(w + 8 * (nv - 1), last), xd));
+    }
+    for (int q = 0; q + 1 < nv; q++) _mm256_storeu_ps(out + v + 8 * q, acc[q]);
+    _mm256_maskstore_ps(out + v + 8 * (nv - 1), last, acc[nv - 1]);
 }
 
 AVX2 static void head_forward_avx2(const float *W, size_t stride, const float *x, size_t dm,
                                    float *out, size_t v0, size_t v1) {
-    size_t v = v0;
-    /* four independent accumulators; each output is still summed over d in order */
-    for (; v + 32 <= v1; v += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (size_t d = 0; d < dm; d++) {
-            const float *w = W + d * stride + v;
-            __m256 xd = _mm256_set1_ps(x[d]);
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(w), xd));
-            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(w + 8), xd));
-            a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(w + 16), xd));
-            a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(w + 24), xd));
+    for (size_t v = v0; v < v1;) {
+        size_t nv = (v1 - v + 7) / 8;
+        if (nv > HEAD_VECS) nv = HEAD_VECS;
+        size_t end = v + 8 * nv < v1 ? v + 8 * nv : v1;
+        switch (nv) { /* a constant count per case, so the accumulators stay in registers */
+        case 1: head_forward_block(W, stride, x, dm, out, v, end, 1); break;
+        case 2: head_forward_block(W, stride, x, dm, out, v, end, 2); break;
+        case 3: head_forward_block(W, stride, x, dm, out, v, end, 3); break;
+        case 4: head_forward_block(W, stride, x, dm, out, v, end, 4); break;
+        case 5: head_forward_block(W, stride, x, dm, out, v, end, 5); break;
+        case 6: head_forward_block(W, stride, x, dm, out, v, end, 6); break;
+        case 7: head_forward_block(W, stride, x, dm, out, v, end, 7); break;
+        case 8: head_forward_block(W, stride, x, dm, out, v, end, 8); break;
+        case 9: head_forward_block(W, stride, x, dm, out, v, end, 9); break;
+        case 10: head_forward_block(W, stride, x, dm, out, v, end, 10); break;
+        case 11: head_forward_block(W, stride, x, dm, out, v, end, 11); break;
+        default: head_forward_block(W, stride, x, dm, out, v, end, HEAD_VECS); break;
         }
-        _mm256_storeu_ps(out + v, a0);
-        _mm256_storeu_ps(out + v + 8, a1);
-        _mm256_storeu_ps(out + v + 16, a2);
-        _mm256_storeu_ps(out + v + 24, a3);
-    }
-    for (; v + 8 <= v1; v += 8) {
-        __m256 acc = _mm256_setzero_ps();
-        for (size_t d = 0; d < dm; d++) {
-            __m256 w = _mm256_loadu_ps(W + d * stride + v);
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(w, _mm256_set1_ps(x[d])));
-        }
-        _mm256_storeu_ps(out + v, acc);
-    }
-    for (; v < v1; v++) {
-        float acc = 0.0f;
-        for (size_t d = 0; d < dm; d++) acc = acc + W[d * stride + v] * x[d];
-        out[v] = acc;
+        v = end;
     }
 }
 
@@ -106,15 +160,42 @@ AVX2 static void exp_mul_avx2(const float *x, const float *w, float *y, size_t n
 }
 
 AVX2 static void silu_avx2(const float *x, float *y, size_t n) {
-    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        __m256 e = exp8(_mm256_xor_ps(v, sign)); /* exp(-x): the sign flip is exact */
-        __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, s));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(v, sigmoid8(v)));
     }
     for (; i < n; i++) y[i] = smx_silu(x[i]);
+}
+
+/* smx_softplus: x above 20, exp(x) below -20, log(1 + exp(x)) between. */
+AVX2 static void softplus_avx2(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), e = exp8(v);
+        __m256 r = log8(_mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        r = _mm256_blendv_ps(r, e, _mm256_cmp_ps(v, _mm256_set1_ps(-20.0f), _CMP_LT_OQ));
+        r = _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, _mm256_set1_ps(20.0f), _CMP_GT_OQ));
+        _mm256_storeu_ps(y + i, r);
+    }
+    for (; i < n; i++) y[i] = smx_softplus(x[i]);
+}
+
+AVX2 static void sigmoid_avx2(const float *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, sigmoid8(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = smx_sigmoid(x[i]);
+}
+
+/* smx_silu_grad: s * (1 + x * (1 - s)) with s the sigmoid of x. */
+AVX2 static void silu_grad_avx2(const float *x, float *y, size_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), s = sigmoid8(v);
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(s, _mm256_add_ps(one, _mm256_mul_ps(v, _mm256_sub_ps(one, s)))));
+    }
+    for (; i < n; i++) y[i] = smx_silu_grad(x[i]);
 }
 
 AVX2 static void scan_avx2(const float *decay, float *h_live, float *h_out, const float *u, const float *B,
@@ -180,39 +261,110 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
     for (; i < n; i++) y[i] = y[i] + a * x[i];
 }
 
+/* One pass over each row does both the axpy and the dot (dot_avx2's lanes
+ * and tails), so dout is read once per column instead of twice. */
+AVX2 static void matvec_backward_avx2(const float *Wt, const float *x, const float *dout, float *dWt,
+                                      float *dx, size_t rows, size_t cols) {
+    for (size_t c = 0; c < cols; c++) {
+        const float *w = Wt + c * rows;
+        float *gw = dWt + c * rows;
+        const __m256 xc = _mm256_set1_ps(x[c]);
+        __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        size_t i = 0;
+        for (; i + 32 <= rows; i += 32)
+            for (int q = 0; q < 4; q++) {
+                const __m256 d = _mm256_loadu_ps(dout + i + 8 * q);
+                s[q] = _mm256_add_ps(s[q], _mm256_mul_ps(_mm256_loadu_ps(w + i + 8 * q), d));
+                _mm256_storeu_ps(gw + i + 8 * q,
+                                 _mm256_add_ps(_mm256_loadu_ps(gw + i + 8 * q), _mm256_mul_ps(xc, d)));
+            }
+        for (; i + 8 <= rows; i += 8) {
+            const __m256 d = _mm256_loadu_ps(dout + i);
+            s[0] = _mm256_add_ps(s[0], _mm256_mul_ps(_mm256_loadu_ps(w + i), d));
+            _mm256_storeu_ps(gw + i, _mm256_add_ps(_mm256_loadu_ps(gw + i), _mm256_mul_ps(xc, d)));
+        }
+        float r = lanes_combine(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
+        for (; i < rows; i++) {
+            r = r + w[i] * dout[i];
+            gw[i] = gw[i] + x[c] * dout[i];
+        }
+        dx[c] = dx[c] + r;
+    }
+}
+
+AVX2 static void scan_backward_avx2(const float *dy, const float *h, const float *h_prev,
+                                   const float *decay, const float *a_neg, const float *dt,
+                                   const float *dta, const float *B, const float *C, float *dh,
+                                   float *d_dt, float *d_dta, float *ga, float *dB, float *dC,
+                                   float *dhij, size_t n, size_t states) {
+    for (size_t j = 0; j < states; j++) {
+        const size_t r = j * n;
+        const float cj = C[j], bj = B[j];
+        const __m256 vc = _mm256_set1_ps(cj), vb = _mm256_set1_ps(bj);
+        dC[j] = dot_avx2(dy, h + r, n);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            const __m256 dec = _mm256_loadu_ps(decay + r + i), an = _mm256_loadu_ps(a_neg + r + i);
+            const __m256 dhv = _mm256_add_ps(_mm256_loadu_ps(dh + r + i), _mm256_mul_ps(_mm256_loadu_ps(dy + i), vc));
+            const __m256 d_arg = _mm256_mul_ps(_mm256_mul_ps(dhv, _mm256_loadu_ps(h_prev + r + i)), dec);
+            _mm256_storeu_ps(d_dt + i, _mm256_add_ps(_mm256_loadu_ps(d_dt + i), _mm256_mul_ps(d_arg, an)));
+            _mm256_storeu_ps(ga + r + i, _mm256_add_ps(_mm256_loadu_ps(ga + r + i),
+                                                       _mm256_mul_ps(_mm256_mul_ps(d_arg, _mm256_loadu_ps(dt + i)), an)));
+            _mm256_storeu_ps(d_dta + i, _mm256_add_ps(_mm256_loadu_ps(d_dta + i), _mm256_mul_ps(dhv, vb)));
+            _mm256_storeu_ps(dh + r + i, _mm256_mul_ps(dhv, dec));
+            _mm256_storeu_ps(dhij + i, dhv);
+        }
+        for (; i < n; i++) {
+            smx_scan_backward_one(dy, h_prev, decay, a_neg, dt, cj, bj, dh, d_dt, d_dta, ga, dhij, r, i);
+        }
+        dB[j] = dot_avx2(dhij, dta, n);
+    }
+}
+
+/* Each dW entry stays in a register while t runs, in order, as in the
+ * scalar loop; up to twelve vectors of entries at once (see head_forward). */
+AVX2 static inline __attribute__((always_inline)) void outer_acc_block(
+    float *row, const float *X, size_t dm, const float *G, size_t gstride, size_t n, size_t v,
+    size_t v1, const int nv) {
+    __m256 acc[HEAD_VECS];
+    const __m256i last = lane_mask(v1 - (v + 8 * (size_t)(nv - 1)));
+    for (int q = 0; q + 1 < nv; q++) acc[q] = _mm256_loadu_ps(row + v + 8 * q);
+    acc[nv - 1] = _mm256_maskload_ps(row + v + 8 * (nv - 1), last);
+    for (size_t t = 0; t < n; t++) {
+        const __m256 x = _mm256_set1_ps(X[t * dm]);
+        const float *g = G + t * gstride + v;
+        for (int q = 0; q + 1 < nv; q++)
+            acc[q] = _mm256_add_ps(acc[q], _mm256_mul_ps(x, _mm256_loadu_ps(g + 8 * q)));
+        acc[nv - 1] = _mm256_add_ps(acc[nv - 1], _mm256_mul_ps(x, _mm256_maskload_ps(g + 8 * (nv - 1), last)));
+    }
+    for (int q = 0; q + 1 < nv; q++) _mm256_storeu_ps(row + v + 8 * q, acc[q]);
+    _mm256_maskstore_ps(row + v + 8 * (nv - 1), last, acc[nv - 1]);
+}
+
 AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, size_t dm,
                                 const float *G, size_t gstride, size_t n, size_t v0, size_t v1) {
-    /* Each dW entry stays in a register while t runs, in order, as in the scalar loop. */
     for (size_t d = 0; d < dm; d++) {
         float *row = dW + d * stride;
-        size_t v = v0;
-        for (; v + 32 <= v1; v += 32) {
-            __m256 a0 = _mm256_loadu_ps(row + v), a1 = _mm256_loadu_ps(row + v + 8),
-                   a2 = _mm256_loadu_ps(row + v + 16), a3 = _mm256_loadu_ps(row + v + 24);
-            for (size_t t = 0; t < n; t++) {
-                __m256 x = _mm256_set1_ps(X[t * dm + d]);
-                const float *g = G + t * gstride + v;
-                a0 = _mm256_add_ps(a0, _mm256_mul_ps(x, _mm256_loadu_ps(g)));
-                a1 = _mm256_add_ps(a1, _mm256_mul_ps(x, _mm256_loadu_ps(g + 8)));
-                a2 = _mm256_add_ps(a2, _mm256_mul_ps(x, _mm256_loadu_ps(g + 16)));
-                a3 = _mm256_add_ps(a3, _mm256_mul_ps(x, _mm256_loadu_ps(g + 24)));
+        for (size_t v = v0; v < v1;) {
+            size_t nv = (v1 - v + 7) / 8;
+            if (nv > HEAD_VECS) nv = HEAD_VECS;
+            size_t end = v + 8 * nv < v1 ? v + 8 * nv : v1;
+            const float *Xd = X + d;
+            switch (nv) {
+            case 1: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 1); break;
+            case 2: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 2); break;
+            case 3: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 3); break;
+            case 4: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 4); break;
+            case 5: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 5); break;
+            case 6: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 6); break;
+            case 7: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 7); break;
+            case 8: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 8); break;
+            case 9: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 9); break;
+            case 10: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 10); break;
+            case 11: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 11); break;
+            default: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, HEAD_VECS); break;
             }
-            _mm256_storeu_ps(row + v, a0);
-            _mm256_storeu_ps(row + v + 8, a1);
-            _mm256_storeu_ps(row + v + 16, a2);
-            _mm256_storeu_ps(row + v + 24, a3);
-        }
-        for (; v + 8 <= v1; v += 8) {
-            __m256 acc = _mm256_loadu_ps(row + v);
-            for (size_t t = 0; t < n; t++)
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(X[t * dm + d]),
-                                                       _mm256_loadu_ps(G + t * gstride + v)));
-            _mm256_storeu_ps(row + v, acc);
-        }
-        for (; v < v1; v++) {
-            float acc = row[v];
-            for (size_t t = 0; t < n; t++) acc = acc + X[t * dm + d] * G[t * gstride + v];
-            row[v] = acc;
+            v = end;
         }
     }
 }
@@ -260,11 +412,16 @@ const smx_kernels smx_kernels_avx2 = {
     .exp_array = exp_array_avx2,
     .exp_mul = exp_mul_avx2,
     .silu = silu_avx2,
+    .softplus = softplus_avx2,
+    .sigmoid = sigmoid_avx2,
+    .silu_grad = silu_grad_avx2,
     .scan = scan_avx2,
     .max = max_avx2,
     .dot = dot_avx2,
     .sumsq = sumsq_avx2,
     .axpy = axpy_avx2,
+    .matvec_backward = matvec_backward_avx2,
+    .scan_backward = scan_backward_avx2,
     .outer_acc = outer_acc_avx2,
     .adam = adam_avx2,
     .to_freq = to_freq_avx2,

@@ -50,6 +50,18 @@ static void silu_scalar(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = smx_silu(x[i]);
 }
 
+static void softplus_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_softplus(x[i]);
+}
+
+static void sigmoid_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_sigmoid(x[i]);
+}
+
+static void silu_grad_scalar(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = smx_silu_grad(x[i]);
+}
+
 static void scan_scalar(const float *decay, float *h_live, float *h_out, const float *u, const float *B,
                         const float *C, float *y, size_t n, size_t states) {
     for (size_t j = 0; j < states; j++) {
@@ -89,6 +101,30 @@ static void axpy_scalar(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
 }
 
+static void matvec_backward_scalar(const float *Wt, const float *x, const float *dout, float *dWt,
+                                   float *dx, size_t rows, size_t cols) {
+    for (size_t c = 0; c < cols; c++) {
+        axpy_scalar(dWt + c * rows, x[c], dout, rows);
+        dx[c] = dx[c] + dot_scalar(Wt + c * rows, dout, rows);
+    }
+}
+
+static void scan_backward_scalar(const float *dy, const float *h, const float *h_prev,
+                                 const float *decay, const float *a_neg, const float *dt,
+                                 const float *dta, const float *B, const float *C, float *dh,
+                                 float *d_dt, float *d_dta, float *ga, float *dB, float *dC,
+                                 float *dhij, size_t n, size_t states) {
+    for (size_t j = 0; j < states; j++) {
+        const size_t r = j * n;
+        const float cj = C[j], bj = B[j];
+        dC[j] = dot_scalar(dy, h + r, n);
+        for (size_t i = 0; i < n; i++) {
+            smx_scan_backward_one(dy, h_prev, decay, a_neg, dt, cj, bj, dh, d_dt, d_dta, ga, dhij, r, i);
+        }
+        dB[j] = dot_scalar(dhij, dta, n);
+    }
+}
+
 static void outer_acc_scalar(float *dW, size_t stride, const float *X, size_t dm, const float *G,
                              size_t gstride, size_t n, size_t v0, size_t v1) {
     for (size_t d = 0; d < dm; d++) {
@@ -123,11 +159,16 @@ const smx_kernels smx_kernels_scalar = {
     .exp_array = exp_array_scalar,
     .exp_mul = exp_mul_scalar,
     .silu = silu_scalar,
+    .softplus = softplus_scalar,
+    .sigmoid = sigmoid_scalar,
+    .silu_grad = silu_grad_scalar,
     .scan = scan_scalar,
     .max = max_scalar,
     .dot = dot_scalar,
     .sumsq = sumsq_scalar,
     .axpy = axpy_scalar,
+    .matvec_backward = matvec_backward_scalar,
+    .scan_backward = scan_backward_scalar,
     .outer_acc = outer_acc_scalar,
     .adam = adam_scalar,
     .to_freq = to_freq_scalar,

@@ -42,10 +42,7 @@ static void matvec(const smx_kernels *k, const float *Wt, const float *x, float 
 static void matvec_backward(const smx_kernels *k, const float *Wt, const float *x,
                             const float *dout, float *dWt, float *dx, uint32_t rows,
                             uint32_t cols) {
-    for (uint32_t c = 0; c < cols; c++) {
-        k->axpy(dWt + (size_t)c * rows, x[c], dout, rows);
-        dx[c] = dx[c] + k->dot(Wt + (size_t)c * rows, dout, rows);
-    }
+    k->matvec_backward(Wt, x, dout, dWt, dx, rows, cols);
 }
 
 static void layernorm_forward(const float *x, const float *w, const float *b, float *out,
@@ -185,10 +182,8 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
 
     float *dt_pre = c->dt_pre + (size_t)pos * DI, *dt = c->dt + (size_t)pos * DI;
     const float *dt_w = th + o->dt_w, *dt_b = th + o->dt_b;
-    for (uint32_t i = 0; i < DI; i++) {
-        dt_pre[i] = s * dt_w[i] + dt_b[i];
-        dt[i] = smx_softplus(dt_pre[i]);
-    }
+    for (uint32_t i = 0; i < DI; i++) dt_pre[i] = s * dt_w[i] + dt_b[i];
+    k->softplus(dt_pre, dt, DI);
 
     /* selective scan; state, decay and A are DS x DI so every loop runs along i */
     const size_t ns = (size_t)DI * DS;
@@ -264,6 +259,7 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
     float *du = dbcs + NB;             /* DM */
     float *dta = du + DM;              /* DI */
     float *dhij = dta + DI;            /* DI */
+    float *act = dhij + DI;            /* DI: an activation's derivative, one at a time */
     float *dxz = m->dxz;               /* n x 2DI; first DI of row t collect conv grads */
     memset(dh, 0, ns * sizeof(float));
     memset(dxz, 0, (size_t)n * 2 * DI * sizeof(float));
@@ -288,10 +284,11 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
         /* g = y * SiLU(z); y = C . h + D a */
         float *dz = dxz + (size_t)tt * 2 * DI + DI;
         const float *d_skip = th + o->d_skip;
+        k->silu_grad(z, act, DI);
         for (uint32_t i = 0; i < DI; i++) {
             float dg = dy[i];
             dy[i] = dg * gate[i];
-            dz[i] = dg * y[i] * smx_silu_grad(z[i]);
+            dz[i] = dg * y[i] * act[i];
             da[i] = dy[i] * d_skip[i];
             gr[o->d_skip + i] += dy[i] * a[i];
             dta[i] = dt[i] * a[i];
@@ -301,28 +298,15 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
 
         /* selective scan: h_j = decay_j * h_prev_j + B_j * (dt a), decay = exp(dt A) */
         float *dB = dbcs, *dC = dbcs + DS;
-        float *ga = gr + o->a_log;
-        for (uint32_t j = 0; j < DS; j++) {
-            const size_t r = (size_t)j * DI;
-            const float cj = C[j], bj = B[j];
-            dC[j] = k->dot(dy, h + r, DI);
-            for (uint32_t i = 0; i < DI; i++) {
-                float dhv = dh[r + i] + dy[i] * cj;
-                float d_arg = (dhv * h_prev[r + i]) * decay[r + i]; /* d(dt * A) */
-                d_dt[i] = d_dt[i] + d_arg * a_neg[r + i];
-                ga[r + i] += (d_arg * dt[i]) * a_neg[r + i];
-                d_dta[i] = d_dta[i] + dhv * bj;
-                dh[r + i] = dhv * decay[r + i];
-                dhij[i] = dhv;
-            }
-            dB[j] = k->dot(dhij, dta, DI);
-        }
+        k->scan_backward(dy, h, h_prev, decay, a_neg, dt, dta, B, C, dh, d_dt, d_dta,
+                         gr + o->a_log, dB, dC, dhij, DI, DS);
         const float *dt_w = th + o->dt_w;
+        k->sigmoid(dt_pre, act, DI);
         for (uint32_t i = 0; i < DI; i++) {
             d_dt[i] = d_dt[i] + d_dta[i] * a[i];
             da[i] = da[i] + d_dta[i] * dt[i];
             /* dt = softplus(pre): d pre = d dt * sigmoid(pre); reuse d_dta for d pre */
-            d_dta[i] = d_dt[i] * smx_sigmoid(dt_pre[i]);
+            d_dta[i] = d_dt[i] * act[i];
             gr[o->dt_w + i] += d_dta[i] * s;
             gr[o->dt_b + i] += d_dta[i];
         }
@@ -331,8 +315,9 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
 
         /* SiLU and the causal conv */
         float *dxc = dy; /* dy no longer needed */
+        k->silu_grad(xc, act, DI);
         for (uint32_t i = 0; i < DI; i++) {
-            dxc[i] = da[i] * smx_silu_grad(xc[i]);
+            dxc[i] = da[i] * act[i];
             gr[o->conv_b + i] += dxc[i];
         }
         const float *cw = th + o->conv_w;

@@ -1,0 +1,33 @@
+"""Every AVX2 kernel gives its scalar twin's results bit for bit.
+
+Compiles the kernels with a small driver (tests/c/kernelcheck.c) with the
+extension's own flags and runs them on random inputs of every
+length from 1 to 100, so the vector tails are covered too; the whole-file
+tests in test_determinism.py only reach the lengths the levels use.
+"""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from statesmix._build import CFLAGS
+
+CSRC = os.path.join(os.path.dirname(__file__), "..", "csrc")
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_avx2_kernels_match_the_scalar_ones_bit_for_bit(tmp_path):
+    exe = tmp_path / "kernelcheck"
+    sources = [os.path.join(CSRC, f) for f in ("kernels_scalar.c", "kernels_avx2.c")]
+    subprocess.run(
+        ["gcc", *CFLAGS, "-I", CSRC,
+         os.path.join(os.path.dirname(__file__), "c", "kernelcheck.c"), *sources, "-o", str(exe)],
+        check=True,
+    )
+    out = subprocess.run([str(exe)], stdout=subprocess.PIPE, text=True)
+    if out.returncode == 77:
+        pytest.skip("this CPU has no AVX2")
+    assert out.returncode == 0, out.stdout
+    assert out.stdout.startswith("ok "), out.stdout
