@@ -6,15 +6,26 @@ length from 1 to 100, so the vector tails are covered too; the whole-file
 tests in test_determinism.py only reach the lengths the levels use.
 """
 
+import ast
 import os
 import shutil
 import subprocess
 
 import pytest
 
-from statesmix._build import CFLAGS
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+CSRC = os.path.join(ROOT, "csrc")
 
-CSRC = os.path.join(os.path.dirname(__file__), "..", "csrc")
+
+def build_flags() -> list:
+    """CFLAGS as statesmix/_build.py spells them (read from the checkout: an
+    installed statesmix._build looks for csrc/ beside itself)."""
+    with open(os.path.join(ROOT, "statesmix", "_build.py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "CFLAGS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("statesmix/_build.py has no CFLAGS list")
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
@@ -22,7 +33,7 @@ def test_avx2_kernels_match_the_scalar_ones_bit_for_bit(tmp_path):
     exe = tmp_path / "kernelcheck"
     sources = [os.path.join(CSRC, f) for f in ("kernels_scalar.c", "kernels_avx2.c")]
     subprocess.run(
-        ["gcc", *CFLAGS, "-I", CSRC,
+        ["gcc", *build_flags(), "-I", CSRC,
          os.path.join(os.path.dirname(__file__), "c", "kernelcheck.c"), *sources, "-o", str(exe)],
         check=True,
     )
