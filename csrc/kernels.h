@@ -3,8 +3,10 @@
  *
  * Both compute the same operations in the same order with the same
  * rounding, so they give bit-identical results:
- * - element-wise kernels (head_forward, axpy, adam, to_freq) have no
- *   reduction across elements; each output is summed in a fixed order;
+ * - element-wise kernels (head_forward, outer_acc, axpy, adam, to_freq, the
+ *   activations, scan) have no reduction across elements; each output is
+ *   summed in a fixed order (AVX2 may run several outputs' sums side by
+ *   side, never one output's sum in pieces);
  * - exp_sum keeps eight partial sums, element i going to lane i % 8, and
  *   combines the lanes in one fixed tree; elements past the last multiple
  *   of eight are then added one at a time;
@@ -12,8 +14,11 @@
  *   i going to partial i % 32, so AVX2 has four independent add chains),
  *   then elements of a last incomplete group of 32 that fill whole lanes go
  *   to the first vector, the four vectors are added as (0+1)+(2+3), the
- *   lanes combined, and the final elements added one at a time.
- * No kernel uses fused multiply-add. */
+ *   lanes combined, and the final elements added one at a time;
+ * - matvec_backward and scan_backward are element-wise work plus dots,
+ *   summed exactly as `dot` sums.
+ * No kernel uses fused multiply-add. tests/test_kernels.py compares the two
+ * implementations bit for bit. */
 #ifndef SMX_KERNELS_H
 #define SMX_KERNELS_H
 
