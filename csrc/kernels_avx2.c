@@ -28,8 +28,6 @@ AVX2 static inline __m256 exp8(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
-/* smx_lane_combine in registers: (a0+a4, a1+a5, a2+a6, a3+a7), then
- * (t0+t2, t1+t3), then their sum; the same additions in the same order. */
 /* smx_log, operation for operation. */
 AVX2 static inline __m256 log8(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(1e-38f)); /* NaN and x <= 1e-38 become 1e-38 */
@@ -65,6 +63,8 @@ AVX2 static inline __m256 sigmoid8(__m256 x) {
     return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
 }
 
+/* smx_lane_combine in registers: (a0+a4, a1+a5, a2+a6, a3+a7), then
+ * (t0+t2, t1+t3), then their sum; the same additions in the same order. */
 AVX2 static inline float lanes_combine(__m256 acc) {
     __m128 t = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
@@ -77,10 +77,34 @@ AVX2 static inline __m256i lane_mask(size_t n) {
 }
 
 /* Up to twelve vectors of outputs at once: each output is still one chain
- * of additions over d in order, but twelve chains run side by side, so the
- * loop waits on the adder's latency twelve times less often. Lanes past v1
- * are masked, computed like the others and never stored. */
+ * of additions in order, but twelve chains run side by side, so the loop
+ * waits on the adder's latency twelve times less often. Lanes past v1 are
+ * masked, computed like the others and never stored. */
 #define HEAD_VECS 12
+
+/* Splits [v0, v1) into blocks of at most HEAD_VECS vectors and runs
+ * BLOCK(v, end, nv) on each, with nv a literal, so that the block's
+ * accumulator array (an always_inline function) is unrolled into registers. */
+#define FOR_EACH_VECTOR_BLOCK(v0, v1, BLOCK)                      \
+    for (size_t v_ = (v0), end_; v_ < (v1); v_ = end_) {          \
+        size_t nv_ = ((v1) - v_ + 7) / 8;                         \
+        if (nv_ > HEAD_VECS) nv_ = HEAD_VECS;                     \
+        end_ = v_ + 8 * nv_ < (v1) ? v_ + 8 * nv_ : (v1);         \
+        switch (nv_) {                                            \
+        case 1: BLOCK(v_, end_, 1); break;                        \
+        case 2: BLOCK(v_, end_, 2); break;                        \
+        case 3: BLOCK(v_, end_, 3); break;                        \
+        case 4: BLOCK(v_, end_, 4); break;                        \
+        case 5: BLOCK(v_, end_, 5); break;                        \
+        case 6: BLOCK(v_, end_, 6); break;                        \
+        case 7: BLOCK(v_, end_, 7); break;                        \
+        case 8: BLOCK(v_, end_, 8); break;                        \
+        case 9: BLOCK(v_, end_, 9); break;                        \
+        case 10: BLOCK(v_, end_, 10); break;                      \
+        case 11: BLOCK(v_, end_, 11); break;                      \
+        default: BLOCK(v_, end_, HEAD_VECS); break;               \
+        }                                                         \
+    }
 AVX2 static inline __attribute__((always_inline)) void head_forward_block(
     const float *W, size_t stride, const float *x, size_t dm, float *out, size_t v, size_t v1,
     const int nv) {
@@ -100,26 +124,9 @@ AVX2 static inline __attribute__((always_inline)) void head_forward_block(
 
 AVX2 static void head_forward_avx2(const float *W, size_t stride, const float *x, size_t dm,
                                    float *out, size_t v0, size_t v1) {
-    for (size_t v = v0; v < v1;) {
-        size_t nv = (v1 - v + 7) / 8;
-        if (nv > HEAD_VECS) nv = HEAD_VECS;
-        size_t end = v + 8 * nv < v1 ? v + 8 * nv : v1;
-        switch (nv) { /* a constant count per case, so the accumulators stay in registers */
-        case 1: head_forward_block(W, stride, x, dm, out, v, end, 1); break;
-        case 2: head_forward_block(W, stride, x, dm, out, v, end, 2); break;
-        case 3: head_forward_block(W, stride, x, dm, out, v, end, 3); break;
-        case 4: head_forward_block(W, stride, x, dm, out, v, end, 4); break;
-        case 5: head_forward_block(W, stride, x, dm, out, v, end, 5); break;
-        case 6: head_forward_block(W, stride, x, dm, out, v, end, 6); break;
-        case 7: head_forward_block(W, stride, x, dm, out, v, end, 7); break;
-        case 8: head_forward_block(W, stride, x, dm, out, v, end, 8); break;
-        case 9: head_forward_block(W, stride, x, dm, out, v, end, 9); break;
-        case 10: head_forward_block(W, stride, x, dm, out, v, end, 10); break;
-        case 11: head_forward_block(W, stride, x, dm, out, v, end, 11); break;
-        default: head_forward_block(W, stride, x, dm, out, v, end, HEAD_VECS); break;
-        }
-        v = end;
-    }
+#define HEAD_BLOCK(v, end, nv) head_forward_block(W, stride, x, dm, out, v, end, nv)
+    FOR_EACH_VECTOR_BLOCK(v0, v1, HEAD_BLOCK)
+#undef HEAD_BLOCK
 }
 
 AVX2 static void exp_sum_avx2(const float *z, float zmax, float *ex, size_t n,
@@ -261,34 +268,13 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
     for (; i < n; i++) y[i] = y[i] + a * x[i];
 }
 
-/* One pass over each row does both the axpy and the dot (dot_avx2's lanes
- * and tails), so dout is read once per column instead of twice. */
+/* The column loop the scalar kernel has, with the AVX2 axpy and dot inlined:
+ * the sums are dot's by construction. */
 AVX2 static void matvec_backward_avx2(const float *Wt, const float *x, const float *dout, float *dWt,
                                       float *dx, size_t rows, size_t cols) {
     for (size_t c = 0; c < cols; c++) {
-        const float *w = Wt + c * rows;
-        float *gw = dWt + c * rows;
-        const __m256 xc = _mm256_set1_ps(x[c]);
-        __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        size_t i = 0;
-        for (; i + 32 <= rows; i += 32)
-            for (int q = 0; q < 4; q++) {
-                const __m256 d = _mm256_loadu_ps(dout + i + 8 * q);
-                s[q] = _mm256_add_ps(s[q], _mm256_mul_ps(_mm256_loadu_ps(w + i + 8 * q), d));
-                _mm256_storeu_ps(gw + i + 8 * q,
-                                 _mm256_add_ps(_mm256_loadu_ps(gw + i + 8 * q), _mm256_mul_ps(xc, d)));
-            }
-        for (; i + 8 <= rows; i += 8) {
-            const __m256 d = _mm256_loadu_ps(dout + i);
-            s[0] = _mm256_add_ps(s[0], _mm256_mul_ps(_mm256_loadu_ps(w + i), d));
-            _mm256_storeu_ps(gw + i, _mm256_add_ps(_mm256_loadu_ps(gw + i), _mm256_mul_ps(xc, d)));
-        }
-        float r = lanes_combine(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
-        for (; i < rows; i++) {
-            r = r + w[i] * dout[i];
-            gw[i] = gw[i] + x[c] * dout[i];
-        }
-        dx[c] = dx[c] + r;
+        axpy_avx2(dWt + c * rows, x[c], dout, rows);
+        dx[c] = dx[c] + dot_avx2(Wt + c * rows, dout, rows);
     }
 }
 
@@ -345,27 +331,10 @@ AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, size_t
                                 const float *G, size_t gstride, size_t n, size_t v0, size_t v1) {
     for (size_t d = 0; d < dm; d++) {
         float *row = dW + d * stride;
-        for (size_t v = v0; v < v1;) {
-            size_t nv = (v1 - v + 7) / 8;
-            if (nv > HEAD_VECS) nv = HEAD_VECS;
-            size_t end = v + 8 * nv < v1 ? v + 8 * nv : v1;
-            const float *Xd = X + d;
-            switch (nv) {
-            case 1: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 1); break;
-            case 2: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 2); break;
-            case 3: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 3); break;
-            case 4: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 4); break;
-            case 5: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 5); break;
-            case 6: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 6); break;
-            case 7: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 7); break;
-            case 8: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 8); break;
-            case 9: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 9); break;
-            case 10: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 10); break;
-            case 11: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, 11); break;
-            default: outer_acc_block(row, Xd, dm, G, gstride, n, v, end, HEAD_VECS); break;
-            }
-            v = end;
-        }
+        const float *Xd = X + d;
+#define OUTER_BLOCK(v, end, nv) outer_acc_block(row, Xd, dm, G, gstride, n, v, end, nv)
+        FOR_EACH_VECTOR_BLOCK(v0, v1, OUTER_BLOCK)
+#undef OUTER_BLOCK
     }
 }
 

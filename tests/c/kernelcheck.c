@@ -119,13 +119,9 @@ static void check_length(const smx_kernels *S, const smx_kernels *A, size_t n) {
     same("scan_backward dB dC", n, x.out[4], y.out[4], 2 * STATES);
     same("scan_backward dhij", n, x.out[5], y.out[5], n);
 
-    S->adam(x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
-    for (size_t i = 0; i < n; i++) { /* v must stay non-negative for the square root */
-        x.out[2][i] = x.out[2][i] * x.out[2][i];
-        y.out[2][i] = x.out[2][i];
-    }
-    memcpy(y.out[0], x.out[0], n * sizeof(float));
-    memcpy(y.out[1], x.out[1], n * sizeof(float));
+    /* adam: theta, m and v; v (second moments) must be non-negative */
+    for (size_t i = 0; i < n; i++) x.out[2][i] = x.out[2][i] * x.out[2][i];
+    memcpy(y.out, x.out, 3 * sizeof x.out[0]);
     S->adam(x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
     A->adam(y.out[0], y.in[0], y.out[1], y.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
     for (int k = 0; k < 3; k++) same("adam", n, x.out[k], y.out[k], n);
