@@ -66,6 +66,7 @@ struct smx_engine {
      * new parameters take over at the next chunk boundary. */
     int grad_pending;      /* new parameters wait to take over */
     uint32_t grad_n;       /* positions in the chunk it is computed from */
+    uint64_t grad_chunk;   /* that chunk's number, which picks the chunk replayed with it */
     struct {
         pthread_t thread;
         pthread_mutex_t mu;
@@ -131,6 +132,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->ssm_coded, 0.0f, 1.0f), "ssm_coded must be in [0, 1]");
     REQUIRE(p->head_bias <= 1, "head_bias must be 0 or 1");
     REQUIRE(finite_in(p->ssm_hidden, 0.0f, 4.0f), "ssm_hidden must be in [0, 4]");
+    REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
+    REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -266,6 +269,15 @@ void smx_engine_stats(const smx_engine *e, smx_stats *out) { *out = e->stats; }
 
 /* ---- training pipeline --------------------------------------------------- */
 
+/* The training step of the chunk just predicted (m->prev): its gradient,
+ * plus a replayed earlier chunk's, then the Adam step into the next
+ * parameters. Runs on the worker, or inline with one thread. */
+static void train_prev(smx_engine *e) {
+    smx_model_chunk_gradient(&e->model, e->model.prev, e->grad_n);
+    smx_model_replay_gradient(&e->model, e->grad_chunk, e->p.replay);
+    smx_adam_step_aside(&e->model, &e->p);
+}
+
 static void *worker_main(void *arg) {
     smx_engine *e = arg;
     fp_mode_enter(); /* the worker is ours: no mode to give back */
@@ -274,8 +286,7 @@ static void *worker_main(void *arg) {
         while (!e->worker.busy && !e->worker.quit) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
         if (e->worker.quit) break;
         pthread_mutex_unlock(&e->worker.mu);
-        smx_model_chunk_gradient(&e->model, e->model.prev, e->grad_n);
-        smx_adam_step_aside(&e->model, &e->p);
+        train_prev(e);
         pthread_mutex_lock(&e->worker.mu);
         e->worker.busy = 0;
         pthread_cond_broadcast(&e->worker.cv);
@@ -324,6 +335,7 @@ static void worker_stop(smx_engine *e) {
  * started), else right here. */
 static void gradient_start(smx_engine *e, uint32_t n) {
     e->grad_n = n;
+    e->grad_chunk = e->chunks_done;
     e->grad_pending = 1;
     if (e->threads > 1 && (e->worker.started || worker_start(e) == 0)) {
         pthread_mutex_lock(&e->worker.mu);
@@ -332,8 +344,7 @@ static void gradient_start(smx_engine *e, uint32_t n) {
         pthread_mutex_unlock(&e->worker.mu);
         return;
     }
-    smx_model_chunk_gradient(&e->model, e->model.prev, n);
-    smx_adam_step_aside(&e->model, &e->p);
+    train_prev(e);
 }
 
 static void gradient_apply(smx_engine *e) {
@@ -355,6 +366,7 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     gradient_apply(e);
     uint32_t steps = steps_for_chunk(&e->p, e->chunks_done);
     smx_model_next_chunk(m, n);
+    smx_model_replay_store(m, m->prev, n);
     if (steps == 1)
         gradient_start(e, n);
     else if (steps > 1) /* warm-up: several steps, each seeing the last one's weights */

@@ -148,7 +148,8 @@ static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *
 
 /* ---- forward ----------------------------------------------------------- */
 
-static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos, float *x) {
+static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos, float *x, float *h_state,
+                          float *scratch) {
     const smx_kernels *k = m->k;
     const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
     const float *th = m->theta;
@@ -191,11 +192,11 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     const float *a_neg = m->a_neg + (size_t)l * ns;
     for (uint32_t j = 0; j < DS; j++) k->exp_mul(dt, a_neg + (size_t)j * DI, decay + (size_t)j * DI, DI);
 
-    float *h_live = m->h_live + (size_t)l * ns;
+    float *h_live = h_state + (size_t)l * ns;
     float *h = c->h + (size_t)pos * ns;
     float *y = c->y + (size_t)pos * DI, *gate = c->gate + (size_t)pos * DI,
           *g = c->g + (size_t)pos * DI;
-    float *dta = m->scratch + DM; /* DI */
+    float *dta = scratch + DM; /* DI */
     for (uint32_t i = 0; i < DI; i++) {
         dta[i] = dt[i] * a[i];
         y[i] = 0.0f;
@@ -213,12 +214,15 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     for (uint32_t d = 0; d < DM; d++) x[d] = x_in[d] + proj[d];
 }
 
-static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok, float *logits) {
+/* h_state: the recurrent state, advanced by one token; scratch: room for
+ * one position's temporaries (the worker replays chunks with its own). */
+static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok, float *logits,
+                         float *h_state, float *scratch) {
     const uint32_t DM = m->DM;
-    float *x = m->scratch;
+    float *x = scratch;
     ch->in_tok[pos] = tok;
     memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
-    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x);
+    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x, h_state, scratch);
     memcpy(ch->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
     float *xf = ch->xf + (size_t)pos * DM;
     layernorm_forward(x, m->theta + m->lnf_w, m->theta + m->lnf_b, xf, &ch->fmean[pos],
@@ -227,7 +231,7 @@ static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok
 }
 
 void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits) {
-    forward_into(m, m->cur, pos, tok, logits);
+    forward_into(m, m->cur, pos, tok, logits, m->h_live, m->scratch);
 }
 
 void smx_model_begin_chunk(smx_model *m) {
@@ -426,7 +430,7 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
              * only known for the weights that coded it). */
             memcpy(m->h_live, ch->h_start, ns * sizeof(float));
             for (uint32_t t = 0; t < n; t++) {
-                forward_into(m, ch, t, ch->in_tok[t], logits);
+                forward_into(m, ch, t, ch->in_tok[t], logits, m->h_live, m->scratch);
                 smx_softmax(m->k, logits, ch->probs + (size_t)t * m->Vp, m->Vp, NULL);
             }
             probs_to_dlogits(m, ch, n, p->label_smoothing);
@@ -435,6 +439,51 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
         smx_adam_step(m, p);
     }
     memcpy(m->h_live, m->h_saved, ns * sizeof(float));
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+/* Online, each chunk is learnt once, with one Adam step; the SSM then sees
+ * every token once while the context models count every one. Learning one
+ * earlier chunk again beside each new one works like a second epoch over
+ * the past. The replayed chunk starts from a zero state: that lost nothing
+ * against storing each chunk's start state (bench/README.md), and keeps the
+ * store to the tokens. */
+
+void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
+    if (m->R == 0 || n != m->T) return;
+    uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * 2 * m->T;
+    memcpy(slot, ch->in_tok, m->T * sizeof(uint32_t));
+    memcpy(slot + m->T, ch->target, m->T * sizeof(uint32_t));
+    m->replay_stored++;
+}
+
+static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
+    const uint64_t have = m->replay_stored < m->R ? m->replay_stored : m->R;
+    if (have < 2 || weight == 0.0f) return;
+    /* ages 1 .. have-1 chunks back, uniformly: the newest was just learnt */
+    const uint64_t age = 1 + mix64(index) % (have - 1);
+    const uint32_t T = m->T;
+    const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * 2 * T;
+    smx_chunk *ch = &m->replay;
+    memcpy(ch->in_tok, slot, T * sizeof(uint32_t));
+    memcpy(ch->target, slot + T, T * sizeof(uint32_t));
+    memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
+    float *logits = m->replay_scratch + SCRATCH_FIXED(m);
+    for (uint32_t t = 0; t < T; t++) {
+        forward_into(m, ch, t, ch->in_tok[t], logits, m->replay_h, m->replay_scratch);
+        float *probs = ch->probs + (size_t)t * m->Vp;
+        smx_softmax(m->k, logits, probs, m->Vp, NULL);
+        smx_model_own_dlogits(m, probs, ch->target[t], 0.0f, weight / (float)T, probs);
+    }
+    smx_model_backward(m, ch, T);
 }
 
 /* ---- construction ------------------------------------------------------ */
@@ -490,6 +539,40 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->NBCS = 2 * p->d_state + 1;
     m->has_head_bias = p->head_bias != 0;
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
+    m->R = p->replay > 0.0f ? p->replay_chunks : 0;
+}
+
+/* Assigns one chunk's activation cache from a. */
+static void layout_chunk(const smx_model *m, arena *a, smx_chunk *ch) {
+    const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, T = m->T, Vp = m->Vp, NL = m->NL,
+                 NB = m->NBCS;
+    ch->h_start = take(a, NL * DI * DS);
+    ch->conv_start = take(a, NL * (DC - 1) * DI);
+    for (size_t l = 0; l < NL; l++) {
+        smx_layer_cache *c = &ch->c[l];
+        c->x_in = take(a, T * DM);
+        c->mean = take(a, T);
+        c->rstd = take(a, T);
+        c->u = take(a, T * DM);
+        c->xz = take(a, T * 2 * DI);
+        c->xc = take(a, T * DI);
+        c->a = take(a, T * DI);
+        c->bcs = take(a, T * NB);
+        c->dt_pre = take(a, T * DI);
+        c->dt = take(a, T * DI);
+        c->decay = take(a, T * DI * DS);
+        c->h = take(a, T * DI * DS);
+        c->y = take(a, T * DI);
+        c->gate = take(a, T * DI);
+        c->g = take(a, T * DI);
+    }
+    ch->xf_in = take(a, T * DM);
+    ch->fmean = take(a, T);
+    ch->frstd = take(a, T);
+    ch->xf = take(a, T * DM);
+    ch->probs = take(a, T * Vp);
+    ch->in_tok = (uint32_t *)take(a, T); /* uint32_t is float-sized */
+    ch->target = (uint32_t *)take(a, T);
 }
 
 /* Assigns every array of m from a (m's dimensions must be set). */
@@ -528,36 +611,9 @@ static void layout(smx_model *m, arena *a) {
     m->a_neg_next = take(a, NL * DI * DS);
     m->h_live = take(a, NL * DI * DS);
     m->h_saved = take(a, NL * DI * DS);
-    for (int i = 0; i < 2; i++) {
-        smx_chunk *ch = &m->chunks[i];
-        ch->h_start = take(a, NL * DI * DS);
-        ch->conv_start = take(a, NL * (DC - 1) * DI);
-        for (size_t l = 0; l < NL; l++) {
-            smx_layer_cache *c = &ch->c[l];
-            c->x_in = take(a, T * DM);
-            c->mean = take(a, T);
-            c->rstd = take(a, T);
-            c->u = take(a, T * DM);
-            c->xz = take(a, T * 2 * DI);
-            c->xc = take(a, T * DI);
-            c->a = take(a, T * DI);
-            c->bcs = take(a, T * NB);
-            c->dt_pre = take(a, T * DI);
-            c->dt = take(a, T * DI);
-            c->decay = take(a, T * DI * DS);
-            c->h = take(a, T * DI * DS);
-            c->y = take(a, T * DI);
-            c->gate = take(a, T * DI);
-            c->g = take(a, T * DI);
-        }
-        ch->xf_in = take(a, T * DM);
-        ch->fmean = take(a, T);
-        ch->frstd = take(a, T);
-        ch->xf = take(a, T * DM);
-        ch->probs = take(a, T * Vp);
-        ch->in_tok = (uint32_t *)take(a, T); /* uint32_t is float-sized */
-        ch->target = (uint32_t *)take(a, T);
-    }
+    layout_chunk(m, a, &m->chunks[0]);
+    layout_chunk(m, a, &m->chunks[1]);
+    if (m->R) layout_chunk(m, a, &m->replay);
     m->cur = &m->chunks[0];
     m->prev = &m->chunks[1];
     m->dres = take(a, T * DM);
@@ -565,6 +621,11 @@ static void layout(smx_model *m, arena *a) {
     m->scratch = take(a, SCRATCH_FIXED(m) + Vp);
     m->bscratch = take(a, SCRATCH_FIXED(m));
     m->head_part = take(a, T * DM * m->n_blocks);
+    if (m->R) {
+        m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * 2 * T);
+        m->replay_h = take(a, NL * DI * DS);
+        m->replay_scratch = take(a, SCRATCH_FIXED(m) + Vp);
+    }
 }
 
 uint64_t smx_model_memory(const smx_params *p) {

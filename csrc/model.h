@@ -88,6 +88,15 @@ typedef struct smx_model {
     float *head_part;      /* partial sums of the head backward, per vocabulary block */
     size_t n_blocks;
 
+    /* Replay (p->replay > 0): the tokens of the last R full chunks, and the
+     * room to recompute one of them beside the forward pass (the worker's
+     * own chunk cache, state and scratch). */
+    uint32_t R;
+    uint64_t replay_stored;   /* full chunks stored so far */
+    uint32_t *replay_tokens;  /* R x 2T: each chunk's inputs, then its targets */
+    smx_chunk replay;         /* h_start and conv_start stay zero */
+    float *replay_h, *replay_scratch;
+
     uint64_t adam_steps;
     float b1_pow, b2_pow;
 } smx_model;
@@ -132,6 +141,16 @@ void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t targ
 /* Backpropagates d(loss)/d(logits), held in ch->probs for positions
  * 0..n-1, into m->grad (which the caller zeroes). */
 void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n);
+
+/* Keeps the tokens of ch, a chunk of n positions just ended, for replay
+ * (full chunks only; a no-op without replay). */
+void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n);
+
+/* Adds to m->grad weight x the gradient of the mean cross-entropy of one
+ * stored chunk other than the newest, drawn by a hash of index, recomputed
+ * with the current parameters from a zero state. Reads the parameters and
+ * the replay buffers only, so it may run beside the forward pass. */
+void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight);
 
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
  * the entropy in nats. Padding entries must already hold a very negative z. */

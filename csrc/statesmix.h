@@ -58,6 +58,11 @@ typedef struct smx_params {
     uint32_t head_bias;      /* 1: the SSM's output head learns a bias per token */
     float ssm_hidden;        /* > 0: the SSM's final hidden vector, times this, is also
                                 an input of the binary stage's mixer (0: it is not) */
+    /* replay (format 8; 0 in older files) */
+    float replay;            /* > 0: each one-step chunk (after the warm-up's chunks of
+                                several steps) also learns, at this weight, one earlier
+                                chunk recomputed from a zero state (0: off) */
+    uint32_t replay_chunks;  /* how many of the latest chunks the replayed one is drawn from */
 } smx_params;
 
 typedef struct smx_stats {

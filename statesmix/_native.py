@@ -26,7 +26,7 @@ def _to_c_params(p: Params):
         "steps_first", "chunks_first", "steps_second", "chunks_second", "steps_rest",
         "lr", "beta1", "beta2", "eps", "clip", "label_smoothing", "ssm_coded", "seed", "n_orders",
         "unigram_weight", "table_bits", "pool_limit", "mix_lr", "match_min_len", "match_weight",
-        "bin_bits", "bin_lr", "bin_models", "head_bias", "ssm_hidden",
+        "bin_bits", "bin_lr", "bin_models", "head_bias", "ssm_hidden", "replay", "replay_chunks",
     ):
         value = getattr(p, name)
         try:

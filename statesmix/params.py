@@ -62,7 +62,14 @@ _FIELDS_6: List[Tuple[str, str]] = [
     ("head_bias", "u"),
     ("ssm_hidden", "f"),
 ]
-_ALL_FIELDS = _FIELDS + _FIELDS_6
+# Fields added by format 8, written the same way after format 6's.
+_FIELDS_8: List[Tuple[str, str]] = [
+    ("replay", "f"),
+    ("replay_chunks", "u"),
+]
+# The field lists a parameter block may hold: each later one extends the last.
+_FIELD_SETS = (_FIELDS, _FIELDS + _FIELDS_6, _FIELDS + _FIELDS_6 + _FIELDS_8)
+_ALL_FIELDS = _FIELD_SETS[-1]
 
 # Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
 (BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT, BIN_NEST,
@@ -113,13 +120,21 @@ class Params:
     bin_models: int = BIN_ALL
     head_bias: int = 0
     ssm_hidden: float = 0.0
+    replay: float = 0.0
+    replay_chunks: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
 
     # -- header encoding -------------------------------------------------
     def to_bytes(self) -> bytes:
-        fields = _ALL_FIELDS if any(getattr(self, name) for name, _ in _FIELDS_6) else _FIELDS
+        # the shortest field list that holds every non-zero field
+        if any(getattr(self, name) for name, _ in _FIELDS_8):
+            fields = _FIELD_SETS[2]
+        elif any(getattr(self, name) for name, _ in _FIELDS_6):
+            fields = _FIELD_SETS[1]
+        else:
+            fields = _FIELD_SETS[0]
         out = bytearray(struct.pack("<H", len(fields)))
         for name, kind in fields:
             value = getattr(self, name)
@@ -136,10 +151,11 @@ class Params:
         if len(blob) < 2:
             raise StatesmixError("parameter block is truncated")
         (count,) = struct.unpack_from("<H", blob)
-        if count not in (len(_FIELDS), len(_ALL_FIELDS)):
+        counts = [len(f) for f in _FIELD_SETS]
+        if count not in counts:
             raise StatesmixError(
-                f"parameter block has {count} fields, expected {len(_FIELDS)} or {len(_ALL_FIELDS)}")
-        fields = _FIELDS if count == len(_FIELDS) else _ALL_FIELDS
+                f"parameter block has {count} fields, expected one of {', '.join(map(str, counts))}")
+        fields = _FIELD_SETS[counts.index(count)]
         values: Dict[str, Any] = {}
         pos = 2
         for name, kind in fields:
@@ -185,6 +201,10 @@ class Params:
         if self.bin_bits:
             want_bin = max(12, math.ceil(math.log2(max(1, n_tokens) * self.tree_depth / 2 + 1)))
             changes["bin_bits"] = min(self.bin_bits, want_bin)
+        if self.replay:
+            # no more replay slots than the input has full chunks (at least 2: the
+            # newest chunk is never replayed, so 1 would never replay)
+            changes["replay_chunks"] = min(self.replay_chunks, max(2, n_tokens // self.chunk))
         return self.replace(**changes)
 
 
@@ -286,9 +306,22 @@ _LEVELS_6: Dict[int, Level] = {
 # (0.0015; at 0.004 wide SSMs diverge). On enwik8, level 9 at 3 MB: 611,274
 # -> 607,659 bytes (-0.59%; width 128 at lr 0.002: 609,426), at 1 MB 212,006
 # -> 211,412, for 2.5x the time (bench/README.md, "The SSM").
-LEVELS: Dict[int, Level] = {
+_LEVELS_7: Dict[int, Level] = {
     **_LEVELS_6,
     9: _LEVELS_6[9].replace_params(d_model=192, d_inner=384, lr=0.0015),
+}
+
+# Format 8, levels 1-8: replay. Each one-step chunk also learns one earlier
+# chunk again, drawn uniformly from the last 65,536 (about a million
+# tokens), at half the weight of the new one, recomputed from a zero state
+# (csrc/model.c). First 1 MB of enwik8: the SSM alone at level 6 2.486 ->
+# 2.372 bpb; the level -0.23% at 6, -0.27% at 7, -0.15% at 8. Level 9 gained
+# 0.19% for 1.8x the time (its wide SSM makes the worker the slower thread)
+# and keeps format 7's parameters (bench/README.md, "Format 8: replay").
+_REPLAY = dict(replay=0.5, replay_chunks=65536)
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(**_REPLAY) if level <= 8 else lv
+    for level, lv in _LEVELS_7.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -304,7 +337,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     """The level table that files of this format version were written with."""
     if version < 5:
         return _LEVELS_BEFORE_5
-    return {5: _LEVELS_5, 6: _LEVELS_6}.get(version, LEVELS)
+    return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

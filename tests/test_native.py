@@ -65,6 +65,9 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"head_bias": 2}, "head_bias"),
         ({"ssm_hidden": -0.5}, "ssm_hidden"),
         ({"ssm_hidden": float("inf")}, "ssm_hidden"),
+        ({"replay": -0.5}, "replay"),
+        ({"replay": float("nan")}, "replay"),
+        ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -154,3 +157,22 @@ def test_subnormals_are_flushed_inside_and_the_callers_mode_is_kept():
     out, _ = Engine(p, byte_pieces(256)).decode(payload, len(ids))
     assert tiny * 2.0 == 1e-323
     assert np.array_equal(out, ids)
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_replay_round_trips_and_changes_the_bytes(text, bin_bits):
+    """Replay draws from a ring of the latest chunks: 2 slots (only one is
+    ever eligible), 3 (the ring wraps about a hundred times here) and more
+    slots than the input has chunks. The worker (encoding on two threads)
+    and the inline path (decoding on one) must agree."""
+    tok, ids, base = _small_params(text, bin_bits)
+    base = base.replace(steps_rest=1)  # replay rides on the one-step training of the pipeline
+    assert len(ids) > 100 * 3 * base.chunk
+    on = base.replace(replay=0.5)
+    variants = [base] + [on.replace(replay_chunks=r) for r in (2, 3, 1 << 16)]
+    outputs = _payloads_that_round_trip(tok, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    # a ring of no chunks replays nothing: the bytes of replay off
+    assert _payloads_that_round_trip(tok, ids, [on.replace(replay_chunks=0)])[0] == outputs[0]
+    # the ring's tokens cost memory in proportion to its chunks
+    assert engine_memory(base) < engine_memory(on.replace(replay_chunks=2)) < engine_memory(on.replace(replay_chunks=1 << 16))
