@@ -27,6 +27,19 @@
 /* Scratch floats used by one position's forward or backward; logits go after. */
 #define SCRATCH_FIXED(m) ((size_t)(m)->DI * (m)->DS + 3 * (size_t)(m)->DM + 7 * (size_t)(m)->DI + (m)->NBCS + 64)
 
+/* ---- random numbers (initial weights, replay draws) -------------------- */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t splitmix64(rng *r) {
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* ---- small dense helpers ---------------------------------------------- */
 
 /* Weights of the small projections are stored input-major (row c holds the
@@ -354,12 +367,18 @@ void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t targ
     for (size_t v = m->V; v < m->Vp; v++) out[v] = 0.0f;
 }
 
-/* Turns the SSM probabilities of n positions into d(mean smoothed CE)/dlogits. */
-static void probs_to_dlogits(const smx_model *m, smx_chunk *ch, uint32_t n, float smoothing) {
-    const float inv_n = 1.0f / (float)n;
+
+/* Runs the forward pass over the first n positions of ch again (its in_tok,
+ * from the state in h_state) and leaves scale x d(smoothed CE)/d logits of
+ * each position in ch->probs: training on a chunk away from its prediction. */
+static void recompute_dlogits(smx_model *m, smx_chunk *ch, uint32_t n, float *h_state, float *scratch,
+                              float smoothing, float scale) {
+    float *logits = scratch + SCRATCH_FIXED(m);
     for (uint32_t t = 0; t < n; t++) {
-        float *p = ch->probs + (size_t)t * m->Vp;
-        smx_model_own_dlogits(m, p, ch->target[t], smoothing, inv_n, p);
+        float *probs = ch->probs + (size_t)t * m->Vp;
+        forward_into(m, ch, t, ch->in_tok[t], logits, h_state, scratch);
+        smx_softmax(m->k, logits, probs, m->Vp, NULL);
+        smx_model_own_dlogits(m, probs, ch->target[t], smoothing, scale, probs);
     }
 }
 
@@ -422,18 +441,13 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
     smx_chunk *ch = m->prev;
     /* State after the prediction pass: where the next chunk starts. */
     memcpy(m->h_saved, m->h_live, ns * sizeof(float));
-    float *logits = m->scratch + SCRATCH_FIXED(m);
     for (uint32_t step = 0; step < steps; step++) {
         if (step > 0) {
             /* Later steps see the updated weights: recompute the chunk,
              * and train it on its own cross-entropy (the coded loss is
              * only known for the weights that coded it). */
             memcpy(m->h_live, ch->h_start, ns * sizeof(float));
-            for (uint32_t t = 0; t < n; t++) {
-                forward_into(m, ch, t, ch->in_tok[t], logits, m->h_live, m->scratch);
-                smx_softmax(m->k, logits, ch->probs + (size_t)t * m->Vp, m->Vp, NULL);
-            }
-            probs_to_dlogits(m, ch, n, p->label_smoothing);
+            recompute_dlogits(m, ch, n, m->h_live, m->scratch, p->label_smoothing, 1.0f / (float)n);
         }
         smx_model_chunk_gradient(m, ch, n);
         smx_adam_step(m, p);
@@ -458,46 +472,23 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     m->replay_stored++;
 }
 
-static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
     const uint64_t have = m->replay_stored < m->R ? m->replay_stored : m->R;
     if (have < 2 || weight == 0.0f) return;
     /* ages 1 .. have-1 chunks back, uniformly: the newest was just learnt */
-    const uint64_t age = 1 + mix64(index) % (have - 1);
+    rng draw = {index};
+    const uint64_t age = 1 + splitmix64(&draw) % (have - 1);
     const uint32_t T = m->T;
     const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * 2 * T;
     smx_chunk *ch = &m->replay;
     memcpy(ch->in_tok, slot, T * sizeof(uint32_t));
     memcpy(ch->target, slot + T, T * sizeof(uint32_t));
     memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
-    float *logits = m->replay_scratch + SCRATCH_FIXED(m);
-    for (uint32_t t = 0; t < T; t++) {
-        forward_into(m, ch, t, ch->in_tok[t], logits, m->replay_h, m->replay_scratch);
-        float *probs = ch->probs + (size_t)t * m->Vp;
-        smx_softmax(m->k, logits, probs, m->Vp, NULL);
-        smx_model_own_dlogits(m, probs, ch->target[t], 0.0f, weight / (float)T, probs);
-    }
+    recompute_dlogits(m, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
     smx_model_backward(m, ch, T);
 }
 
 /* ---- construction ------------------------------------------------------ */
-
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t splitmix64(rng *r) {
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 /* uniform in [-a, a) */
 static float uniform(rng *r, float a) {

@@ -67,9 +67,9 @@ _FIELDS_8: List[Tuple[str, str]] = [
     ("replay", "f"),
     ("replay_chunks", "u"),
 ]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8)
 # The field lists a parameter block may hold: each later one extends the last.
-_FIELD_SETS = (_FIELDS, _FIELDS + _FIELDS_6, _FIELDS + _FIELDS_6 + _FIELDS_8)
-_ALL_FIELDS = _FIELD_SETS[-1]
+_FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
 # Bit-model families of the binary stage (bin_models bits, csrc/predictor.h).
 (BIN_ORDERS, BIN_WORDS, BIN_SPARSE, BIN_RECORDS, BIN_TOKENS, BIN_MATCH, BIN_INDIRECT, BIN_NEST,
@@ -129,12 +129,10 @@ class Params:
     # -- header encoding -------------------------------------------------
     def to_bytes(self) -> bytes:
         # the shortest field list that holds every non-zero field
-        if any(getattr(self, name) for name, _ in _FIELDS_8):
-            fields = _FIELD_SETS[2]
-        elif any(getattr(self, name) for name, _ in _FIELDS_6):
-            fields = _FIELD_SETS[1]
-        else:
-            fields = _FIELD_SETS[0]
+        fields = _FIELD_SETS[0]
+        for extended, group in zip(_FIELD_SETS[1:], _EXTENSIONS):
+            if any(getattr(self, name) for name, _ in group):
+                fields = extended
         out = bytearray(struct.pack("<H", len(fields)))
         for name, kind in fields:
             value = getattr(self, name)
