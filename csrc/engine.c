@@ -134,6 +134,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->ssm_hidden, 0.0f, 4.0f), "ssm_hidden must be in [0, 4]");
     REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
+    REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");

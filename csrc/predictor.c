@@ -49,7 +49,14 @@ static uint32_t slot_bits(const smx_params *p, uint32_t n_contexts) {
 
 static uint32_t run_bits(const smx_params *p) { return p->bin_bits > 2 ? p->bin_bits - 2 : 1; }
 
-#define N_SELECTORS 7
+/* The favourite token picks among at most this many rows per depth and
+ * agreement (its id modulo this): bounds the weight set for large vocabularies. */
+#define TOP_KEYS 1024u
+
+#define N_SELECTORS 8
+/* Selectors in use: the last only with bin_top_select. */
+static uint32_t selectors(const smx_params *p) { return p->bin_top_select ? N_SELECTORS : N_SELECTORS - 1; }
+
 static void selector_rows(uint32_t depth, uint32_t rows[N_SELECTORS]) {
     rows[0] = 1u << depth;                       /* the tree node */
     rows[1] = (SMX_MATCH_BUCKETS + 1) * depth;   /* match state, depth */
@@ -58,6 +65,8 @@ static void selector_rows(uint32_t depth, uint32_t rows[N_SELECTORS]) {
     rows[4] = N_EVIDENCE_SETS * depth;           /* token n-gram evidence, depth */
     rows[5] = ORDERS_PATTERNS;                   /* what each order's context has seen at this node */
     rows[6] = 8u << depth;                       /* recent mispredictions, the tree node */
+    /* the mixture's favourite token, whether the bits so far are its, depth */
+    rows[7] = 2 * ((1u << depth) < TOP_KEYS ? (1u << depth) : TOP_KEYS) * depth;
 }
 
 /* The SSM's hidden vector enters the mixer as d_model inputs after the families'. */
@@ -75,7 +84,7 @@ static uint32_t count_inputs(const smx_params *p) { return family_inputs_end(p) 
 uint64_t smx_predictor_memory(const smx_params *p) {
     uint32_t depth = tree_depth(p->vocab), rows[N_SELECTORS];
     selector_rows(depth, rows);
-    uint64_t total = smx_bitmixer_memory(count_inputs(p), N_SELECTORS, rows, depth);
+    uint64_t total = smx_bitmixer_memory(count_inputs(p), selectors(p), rows, depth);
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
         if (p->bin_models & FAMILIES[f].bit) {
             uint32_t n = FAMILIES[f].family->n_contexts;
@@ -92,6 +101,7 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
     b->vocab = p->vocab;
     b->depth = tree_depth(p->vocab);
     b->input_grads = p->ssm_coded > 0.0f;
+    b->top_select = p->bin_top_select != 0;
     b->models = p->bin_models;
     b->tok_bytes = tok_bytes;
     b->tok_end = tok_end;
@@ -124,7 +134,7 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
         for (uint32_t i = IN_FAMILIES; i < b->in_hidden; i += SMX_CTXMAP_INPUTS) init[i] = 0.1f;
         uint32_t rows[N_SELECTORS];
         selector_rows(b->depth, rows);
-        ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, N_SELECTORS, rows, b->depth, init, p->bin_lr) == 0;
+        ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, selectors(p), rows, b->depth, init, p->bin_lr) == 0;
     }
     free(init);
     ok = ok && smx_apm_init(&b->apm[0], 1u << b->depth, APM_RATE) == 0;
@@ -165,6 +175,7 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
         smx_bitmatch_begin(&b->match, -1, 0, 0);
     b->evidence_set = g->evidence_set < N_EVIDENCE_SETS ? g->evidence_set : N_EVIDENCE_SETS - 1;
     b->ssm_state = g->ssm_state;
+    b->top_tok = g->top_tok;
     smx_direct_begin(&b->direct, &b->hist);
 }
 
@@ -215,6 +226,11 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     const uint32_t ms = b->misses;
     const uint32_t missed = (ms & 1u) | ((ms & 0xfeu) != 0) << 1 | ((ms & 0xff00u) != 0) << 2;
     smx_bitmixer_select(m, 6, (missed << b->depth) | node);
+    if (b->top_select) {
+        /* node is 1 followed by the d bits coded so far */
+        const uint32_t agree = (node ^ (1u << d)) == (b->top_tok >> (b->depth - d));
+        smx_bitmixer_select(m, 7, ((b->top_tok % TOP_KEYS) * 2 + agree) * b->depth + d);
+    }
     smx_bitmixer_select2(m, d);
     float st = smx_bitmixer_mix(m);
     b->p_mix = m->p_out;

@@ -71,6 +71,8 @@ typedef struct smx_predictor {
     float hidden_scale;
     const float *ssm_state;
     uint32_t evidence_set;
+    int top_select;              /* bin_top_select: a weight set chosen by top_tok */
+    uint32_t top_tok;            /* the token mixture's favourite for this token */
     smx_direct direct;
     uint32_t misses;             /* whether each of the last 16 bits was mispredicted, newest lowest */
     float p_final;

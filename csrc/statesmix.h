@@ -63,6 +63,10 @@ typedef struct smx_params {
                                 several steps) also learns, at this weight, one earlier
                                 chunk recomputed from a zero state (0: off) */
     uint32_t replay_chunks;  /* how many of the latest chunks the replayed one is drawn from */
+    /* format 9; 0 in older files */
+    uint32_t bin_top_select; /* 1: the binary stage's mixer has a weight set chosen by the
+                                token mixture's favourite token, whether the bits coded
+                                so far are its bits, and the depth (0: it has not) */
 } smx_params;
 
 typedef struct smx_stats {

@@ -73,14 +73,15 @@ from .params import MAX_LEVEL, MIN_LEVEL, Params, levels_of_version
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # Versions this decoder reads. Version 3 has smaller frames
 # (MAX_FRAME_BYTES_V3); versions 3 and 4 rebuild level 9's parameters with
 # their older level table, version 5 the table before levels 1-6 read the
 # SSM's head bias and hidden vector, version 6 the one before level 9's
-# wider SSM, version 7 the one before levels 1-8 replayed earlier chunks
-# (params.levels_of_version). Their files decode as they always did.
-READ_VERSIONS = (3, 4, 5, 6, 7, 8)
+# wider SSM, version 7 the one before levels 1-8 replayed earlier chunks,
+# version 8 the one before the binary mixer's weight set chosen by the
+# favourite token (params.levels_of_version). Their files decode as they always did.
+READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9)
 FOOTER_MAGIC = b"SX"
 BLOCK_TAG = 0x42  # "B"
 END_TAG = 0x45  # "E"

@@ -68,6 +68,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": -0.5}, "replay"),
         ({"replay": float("nan")}, "replay"),
         ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
+        ({"bin_top_select": 2}, "bin_top_select"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -176,3 +177,33 @@ def test_replay_round_trips_and_changes_the_bytes(text, bin_bits):
     assert _payloads_that_round_trip(tok, ids, [on.replace(replay_chunks=0)])[0] == outputs[0]
     # the ring's tokens cost memory in proportion to its chunks
     assert engine_memory(base) < engine_memory(on.replace(replay_chunks=2)) < engine_memory(on.replace(replay_chunks=1 << 16))
+
+
+@pytest.mark.parametrize("vocab", [384, 4096])
+def test_favourite_token_weight_set_round_trips_and_changes_the_bytes(text, vocab):
+    """bin_top_select adds a mixer weight set chosen by the token mixture's
+    favourite token. Above 1,024 ids the favourite is folded (id modulo
+    1,024), so the set stays bounded however large the vocabulary."""
+    if vocab == 384:
+        tok, ids, base = _small_params(text, 12)
+        pieces = tok.vocab.pieces
+    else:
+        rng = np.random.default_rng(5)
+        # a repeating sequence the token stages learn to predict, then noise
+        ids = np.concatenate([np.tile(rng.integers(0, vocab, 300), 8), rng.integers(0, vocab, 600)]).astype(np.uint32)
+        base = Params(vocab=vocab, n_layers=1, d_model=16, d_inner=32, table_bits=12, pool_limit=1 << 16,
+                      bin_bits=12, chunks_first=2, chunks_second=2)
+        pieces = byte_pieces(vocab)
+    on = base.replace(bin_top_select=1)
+    outputs = []
+    for p in (base, on):
+        payload = Engine(p, pieces, threads=2).encode(ids)
+        decoded, used = Engine(p, pieces, threads=1).decode(payload, len(ids))
+        assert used == len(payload) and np.array_equal(decoded, ids)
+        outputs.append(payload)
+    assert outputs[0] != outputs[1]
+    # its rows: 2 x min(2^depth, 1024) x depth, n_inputs floats and a count each
+    assert engine_memory(base) < engine_memory(on)
+    big = Params(vocab=65536, bin_bits=12)
+    grown = engine_memory(big.replace(bin_top_select=1)) - engine_memory(big)
+    assert grown < 64 << 20
