@@ -53,20 +53,19 @@ static uint32_t run_bits(const smx_params *p) { return p->bin_bits > 2 ? p->bin_
  * agreement (its id modulo this): bounds the weight set for large vocabularies. */
 #define TOP_KEYS 1024u
 
-#define N_SELECTORS 8
-/* Selectors in use: the last only with bin_top_select. */
-static uint32_t selectors(const smx_params *p) { return p->bin_top_select ? N_SELECTORS : N_SELECTORS - 1; }
-
-static void selector_rows(uint32_t depth, uint32_t rows[N_SELECTORS]) {
+#define N_SELECTORS 7
+static void selector_rows(uint32_t depth, int top_select, uint32_t rows[N_SELECTORS]) {
     rows[0] = 1u << depth;                       /* the tree node */
-    rows[1] = (SMX_MATCH_BUCKETS + 1) * depth;   /* match state, depth */
+    /* match state, depth; or with bin_top_select, which took its place
+     * (it predicts as well with it as beside it, at one weight row less a bit):
+     * the mixture's favourite token, whether the bits so far are its, depth */
+    rows[1] = top_select ? 2 * ((1u << depth) < TOP_KEYS ? (1u << depth) : TOP_KEYS) * depth
+                         : (SMX_MATCH_BUCKETS + 1) * depth;
     rows[2] = (SMX_CTXMAP_MAX + 1) * BYTE_CLASSES * depth; /* known orders, last byte's class, depth */
     rows[3] = 256 * depth;                       /* last byte, depth */
     rows[4] = N_EVIDENCE_SETS * depth;           /* token n-gram evidence, depth */
     rows[5] = ORDERS_PATTERNS;                   /* what each order's context has seen at this node */
     rows[6] = 8u << depth;                       /* recent mispredictions, the tree node */
-    /* the mixture's favourite token, whether the bits so far are its, depth */
-    rows[7] = 2 * ((1u << depth) < TOP_KEYS ? (1u << depth) : TOP_KEYS) * depth;
 }
 
 /* The SSM's hidden vector enters the mixer as d_model inputs after the families'. */
@@ -83,8 +82,8 @@ static uint32_t count_inputs(const smx_params *p) { return family_inputs_end(p) 
 
 uint64_t smx_predictor_memory(const smx_params *p) {
     uint32_t depth = tree_depth(p->vocab), rows[N_SELECTORS];
-    selector_rows(depth, rows);
-    uint64_t total = smx_bitmixer_memory(count_inputs(p), selectors(p), rows, depth);
+    selector_rows(depth, p->bin_top_select != 0, rows);
+    uint64_t total = smx_bitmixer_memory(count_inputs(p), N_SELECTORS, rows, depth);
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES; f++)
         if (p->bin_models & FAMILIES[f].bit) {
             uint32_t n = FAMILIES[f].family->n_contexts;
@@ -133,8 +132,8 @@ int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels 
         init[IN_MIX] = 0.6f;
         for (uint32_t i = IN_FAMILIES; i < b->in_hidden; i += SMX_CTXMAP_INPUTS) init[i] = 0.1f;
         uint32_t rows[N_SELECTORS];
-        selector_rows(b->depth, rows);
-        ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, selectors(p), rows, b->depth, init, p->bin_lr) == 0;
+        selector_rows(b->depth, b->top_select, rows);
+        ok = smx_bitmixer_init(&b->mixer, k, b->n_inputs, N_SELECTORS, rows, b->depth, init, p->bin_lr) == 0;
     }
     free(init);
     ok = ok && smx_apm_init(&b->apm[0], 1u << b->depth, APM_RATE) == 0;
@@ -217,7 +216,13 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     const uint32_t known = b->orders_map < b->n_families ? b->map[b->orders_map].known : 0;
     smx_bitmixer *m = &b->mixer;
     smx_bitmixer_select(m, 0, node);
-    smx_bitmixer_select(m, 1, smx_bitmatch_state(&b->match) * b->depth + d);
+    if (b->top_select) {
+        /* node is 1 followed by the d bits coded so far */
+        const uint32_t agree = (node ^ (1u << d)) == (b->top_tok >> (b->depth - d));
+        smx_bitmixer_select(m, 1, ((b->top_tok % TOP_KEYS) * 2 + agree) * b->depth + d);
+    } else {
+        smx_bitmixer_select(m, 1, smx_bitmatch_state(&b->match) * b->depth + d);
+    }
     smx_bitmixer_select(m, 2, (known * BYTE_CLASSES + byte_class(c1)) * b->depth + d);
     smx_bitmixer_select(m, 3, (uint32_t)c1 * b->depth + d);
     smx_bitmixer_select(m, 4, b->evidence_set * b->depth + d);
@@ -226,11 +231,6 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
     const uint32_t ms = b->misses;
     const uint32_t missed = (ms & 1u) | ((ms & 0xfeu) != 0) << 1 | ((ms & 0xff00u) != 0) << 2;
     smx_bitmixer_select(m, 6, (missed << b->depth) | node);
-    if (b->top_select) {
-        /* node is 1 followed by the d bits coded so far */
-        const uint32_t agree = (node ^ (1u << d)) == (b->top_tok >> (b->depth - d));
-        smx_bitmixer_select(m, 7, ((b->top_tok % TOP_KEYS) * 2 + agree) * b->depth + d);
-    }
     smx_bitmixer_select2(m, d);
     float st = smx_bitmixer_mix(m);
     b->p_mix = m->p_out;

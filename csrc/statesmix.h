@@ -64,9 +64,10 @@ typedef struct smx_params {
                                 chunk recomputed from a zero state (0: off) */
     uint32_t replay_chunks;  /* how many of the latest chunks the replayed one is drawn from */
     /* format 9; 0 in older files */
-    uint32_t bin_top_select; /* 1: the binary stage's mixer has a weight set chosen by the
+    uint32_t bin_top_select; /* 1: the binary stage's mixer chooses one weight set by the
                                 token mixture's favourite token, whether the bits coded
-                                so far are its bits, and the depth (0: it has not) */
+                                so far are its bits, and the depth (0: by the match
+                                state and the depth) */
 } smx_params;
 
 typedef struct smx_stats {

@@ -327,12 +327,13 @@ _LEVELS_8: Dict[int, Level] = {
     for level, lv in _LEVELS_7.items()
 }
 
-# Format 9, every level: the binary stage's mixer gains a weight set chosen by
-# the token mixture's favourite token, whether the bits coded so far are its
-# bits, and the depth (paq8px selects by the byte its LSTM expects). First
-# 1 MB of enwik8 at level 6: 212,281 -> 211,873 bytes (-0.19%); the mixed
-# corpus, 300 KB of each file: smaller on all 15, -0.12% in all
-# (bench/README.md, "Format 9").
+# Format 9, every level: one of the binary stage's mixer weight sets is chosen
+# by the token mixture's favourite token, whether the bits coded so far are
+# its bits, and the depth, instead of by the match state and the depth
+# (paq8px selects by the byte its LSTM expects). First 1 MB of enwik8 at
+# level 6: 212,281 -> 211,867 bytes (-0.20%), as with the new set beside the
+# match state's (211,873) and without an eighth row a bit (bench/README.md,
+# "Format 9").
 LEVELS: Dict[int, Level] = {
     level: lv.replace_params(bin_top_select=1) for level, lv in _LEVELS_8.items()
 }

@@ -181,9 +181,10 @@ def test_replay_round_trips_and_changes_the_bytes(text, bin_bits):
 
 @pytest.mark.parametrize("vocab", [384, 4096])
 def test_favourite_token_weight_set_round_trips_and_changes_the_bytes(text, vocab):
-    """bin_top_select adds a mixer weight set chosen by the token mixture's
-    favourite token. Above 1,024 ids the favourite is folded (id modulo
-    1,024), so the set stays bounded however large the vocabulary."""
+    """bin_top_select chooses one mixer weight set by the token mixture's
+    favourite token instead of the match state. Above 1,024 ids the favourite
+    is folded (id modulo 1,024), so the set stays bounded however large the
+    vocabulary."""
     if vocab == 384:
         tok, ids, base = _small_params(text, 12)
         pieces = tok.vocab.pieces
