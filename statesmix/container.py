@@ -1,10 +1,10 @@
-"""The .smx container format, version 8 (versions 3 to 7 are read too).
+"""The .smx container format, version 9 (versions 3 to 8 are read too).
 
 A file is one or more streams, one after the other; a stream is a header,
 independent blocks and an end record with the block index::
 
     stream  header  block*  end
-    header  magic "\\x93SMX", version u8 (= 8; 3 to 7 are read),
+    header  magic "\\x93SMX", version u8 (= 9; 3 to 8 are read),
             level_flags u8: bits 0-3 the level (1..9); bit 4 set when the
             block size is not the level's default; bits 5-7 zero,
             [block_size varint]                      (only with bit 4)
