@@ -135,6 +135,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
+    REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -411,7 +412,8 @@ static void ssm_dlogits(smx_engine *e, uint32_t tok) {
     float *row = m->cur->probs + (size_t)e->chunk_pos * m->Vp; /* the SSM's probabilities */
     const float scale = 1.0f / (float)e->p.chunk, r = e->p.ssm_coded;
     if (r > 0.0f) {
-        const float inv_q = 1.0f / e->ex_sum;
+        /* the mixture reads the SSM's logits times their weight w_s */
+        const float w_s = smx_tokenmix_ssm_weight(&e->mixer), inv_q = w_s / e->ex_sum;
         float *dl = e->dl;
         if (e->p.bin_bits) {
             for (uint32_t v = 0; v < V; v++) dl[v] = 0.0f;
@@ -426,9 +428,9 @@ static void ssm_dlogits(smx_engine *e, uint32_t tok) {
                 for (uint32_t v = mid; v < hi; v++) dl[v] = dl[v] + (row[v] * sr + e->ex[v] * mr);
             }
         } else {
-            /* the token was coded with the mixture q = softmax(ssm + biases) */
+            /* the token was coded with the mixture q = softmax(w_s * ssm + biases) */
             for (uint32_t v = 0; v < V; v++) dl[v] = e->ex[v] * inv_q;
-            dl[tok] = dl[tok] - 1.0f;
+            dl[tok] = dl[tok] - w_s;
         }
         smx_model_own_dlogits(m, row, tok, e->p.label_smoothing, scale * (1.0f - r), row);
         for (uint32_t v = 0; v < V; v++) row[v] = row[v] + (scale * r) * dl[v];

@@ -68,6 +68,10 @@ typedef struct smx_params {
                                 token mixture's favourite token, whether the bits coded
                                 so far are its bits, and the depth (0: by the match
                                 state and the depth) */
+    /* format 10; 0 in older files */
+    uint32_t mix_ssm_weight; /* 1: the token mixture learns a weight for the SSM's logits
+                                as for each n-gram order's (per weight set, shifted by the
+                                hidden state's gate); 0: they enter with weight 1 */
 } smx_params;
 
 typedef struct smx_stats {

@@ -21,8 +21,11 @@ static uint32_t confidence_bucket(uint32_t total) {
     return 3;
 }
 
+/* One weight per order and the unigram's, and the SSM's with mix_ssm_weight. */
+static uint32_t weights_of(const smx_params *p) { return p->n_orders + 1 + (p->mix_ssm_weight ? 1 : 0); }
+
 uint64_t smx_tokenmix_memory(const smx_params *p) {
-    uint64_t n_weights = p->n_orders + 1, n_sets = (uint64_t)(p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
+    uint64_t n_weights = weights_of(p), n_sets = (uint64_t)(p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
     uint64_t vp = (p->vocab + 7u) & ~7u;
     return (n_sets * n_weights + n_weights * p->d_model + 2 * n_weights + vp) * sizeof(float);
 }
@@ -34,7 +37,8 @@ int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
     x->DM = p->d_model;
     x->n_orders = p->n_orders;
     x->n_sets = (p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
-    x->n_weights = p->n_orders + 1;
+    x->n_weights = weights_of(p);
+    x->ssm_weighted = p->mix_ssm_weight != 0;
     x->lr = p->mix_lr;
     x->w = calloc((size_t)x->n_sets * x->n_weights, sizeof(float));
     x->gate = calloc((size_t)x->n_weights * x->DM, sizeof(float));
@@ -49,6 +53,7 @@ int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
         float *w = x->w + (size_t)s * x->n_weights;
         for (uint32_t k = 0; k < p->n_orders; k++) w[k] = p->lambda[k];
         w[p->n_orders] = p->unigram_weight;
+        if (x->ssm_weighted) w[p->n_orders + 1] = 1.0f;
     }
     for (uint32_t b = 0; b < SMX_MATCH_BUCKETS; b++) x->match_w[b] = p->match_weight;
     x->match_tok = -1;
@@ -108,7 +113,9 @@ void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, 
         }
     }
     float s = x->scale;
-    for (uint32_t j = 0; j < x->V; j++) out[j] = ssm[j] + s * x->bias[j];
+    x->ssm = ssm;
+    const float ws = smx_tokenmix_ssm_weight(x);
+    for (uint32_t j = 0; j < x->V; j++) out[j] = ws * ssm[j] + s * x->bias[j];
     for (uint32_t j = x->V; j < x->Vp; j++) out[j] = ssm[j];
     x->match_tok = smx_match_predicted(mm);
     if (x->match_tok >= 0) {
@@ -140,6 +147,12 @@ void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, fl
     float grad = -smx_unigram_feature(g, tok);
     for (uint32_t j = 0; j < x->V; j++) grad = grad + ex[j] * inv * smx_unigram_feature(g, j);
     x->grad[x->n_orders] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
+    if (x->ssm_weighted) {
+        /* dLoss/dw_s = sum_j (q_j - [j == tok]) * ssm[j] */
+        grad = -x->ssm[tok];
+        for (uint32_t j = 0; j < x->V; j++) grad = grad + ex[j] * inv * x->ssm[j];
+        x->grad[x->n_orders + 1] = clampf(grad, -GRAD_CLIP, GRAD_CLIP);
+    }
 
     float *w = x->w + (size_t)x->set * x->n_weights;
     const float glr = x->lr * GATE_LR_SCALE;
@@ -157,4 +170,8 @@ void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, fl
         float *mw = &x->match_w[x->match_bucket];
         *mw = clampf(*mw - x->lr * MATCH_LR_BOOST * q, W_MIN, 2.0f * W_MAX);
     }
+}
+
+float smx_tokenmix_ssm_weight(const smx_tokenmix *x) {
+    return x->ssm_weighted ? x->w_eff[x->n_orders + 1] : 1.0f;
 }

@@ -71,7 +71,11 @@ _FIELDS_8: List[Tuple[str, str]] = [
 _FIELDS_9: List[Tuple[str, str]] = [
     ("bin_top_select", "u"),
 ]
-_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9)
+# Fields added by format 10.
+_FIELDS_10: List[Tuple[str, str]] = [
+    ("mix_ssm_weight", "u"),
+]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -127,6 +131,7 @@ class Params:
     replay: float = 0.0
     replay_chunks: int = 0
     bin_top_select: int = 0
+    mix_ssm_weight: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -334,8 +339,17 @@ _LEVELS_8: Dict[int, Level] = {
 # level 6: 212,281 -> 211,867 bytes (-0.20%), as with the new set beside the
 # match state's (211,873) and without an eighth row a bit (bench/README.md,
 # "Format 9").
-LEVELS: Dict[int, Level] = {
+_LEVELS_9: Dict[int, Level] = {
     level: lv.replace_params(bin_top_select=1) for level, lv in _LEVELS_8.items()
+}
+
+# Format 10, every level: the token mixture learns a weight for the SSM's
+# logits as it does for each order's (csrc/tokenmix.h). First 1 MB of enwik8
+# at level 6: 211,867 -> 211,648 bytes (-0.10%), level 1 -0.14%, level 9
+# -0.18%; the mixed corpus, 300 KB of each file: -0.08%, smaller on 14 of 15
+# (bench/README.md, "Format 10").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(mix_ssm_weight=1) for level, lv in _LEVELS_9.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -351,7 +365,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     """The level table that files of this format version were written with."""
     if version < 5:
         return _LEVELS_BEFORE_5
-    return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8}.get(version, LEVELS)
+    return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

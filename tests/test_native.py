@@ -69,6 +69,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": float("nan")}, "replay"),
         ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
         ({"bin_top_select": 2}, "bin_top_select"),
+        ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -208,3 +209,19 @@ def test_favourite_token_weight_set_round_trips_and_changes_the_bytes(text, voca
     big = Params(vocab=65536, bin_bits=12)
     grown = engine_memory(big.replace(bin_top_select=1)) - engine_memory(big)
     assert grown < 64 << 20
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_logit_weight_round_trips_and_changes_the_bytes(text, bin_bits):
+    """mix_ssm_weight makes the token mixture learn a weight for the SSM's
+    logits; with ssm_coded the SSM's gradient through the mixture carries
+    that weight, on the softmax path (bin_bits 0) and the binary stage's."""
+    tok, ids, base = _small_params(text, bin_bits)
+    variants = []
+    for p in (base, base.replace(ssm_coded=0.5)):
+        variants += [p, p.replace(mix_ssm_weight=1)]
+    outputs = _payloads_that_round_trip(tok, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    # one more weight per weight set, and its gate
+    grown = engine_memory(base.replace(mix_ssm_weight=1)) - engine_memory(base)
+    assert 0 < grown < 1 << 16
