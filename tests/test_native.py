@@ -112,12 +112,12 @@ def _small_params(text, bin_bits):
     return tok, tok.encode(text[:20_000]), base
 
 
-def _payloads_that_round_trip(tok, ids, variants):
+def _payloads_that_round_trip(pieces, ids, variants):
     """Encodes ids with each parameter set on two threads, decodes on one."""
     outputs = []
     for p in variants:
-        payload = Engine(p, tok.vocab.pieces, threads=2).encode(ids)
-        decoded, used = Engine(p, tok.vocab.pieces, threads=1).decode(payload, len(ids))
+        payload = Engine(p, pieces, threads=2).encode(ids)
+        decoded, used = Engine(p, pieces, threads=1).decode(payload, len(ids))
         assert used == len(payload) and np.array_equal(decoded, ids)
         outputs.append(payload)
     return outputs
@@ -126,7 +126,7 @@ def _payloads_that_round_trip(tok, ids, variants):
 @pytest.mark.parametrize("bin_bits", [0, 12])
 def test_ssm_trained_on_the_coded_loss_round_trips(text, bin_bits):
     tok, ids, base = _small_params(text, bin_bits)
-    outputs = _payloads_that_round_trip(tok, ids, [base.replace(ssm_coded=c) for c in (0.0, 0.5)])
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, [base.replace(ssm_coded=c) for c in (0.0, 0.5)])
     # the coded loss changes what the SSM learns, so the bytes differ
     assert outputs[0] != outputs[1]
 
@@ -137,7 +137,7 @@ def test_head_bias_and_hidden_inputs_round_trip_and_change_the_bytes(text, bin_b
     variants = [base, base.replace(head_bias=1)]
     if bin_bits:  # the hidden vector only reaches the binary stage
         variants.append(base.replace(ssm_hidden=0.3))
-    outputs = _payloads_that_round_trip(tok, ids, variants)
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
     # each costs memory only when switched on
     if bin_bits:
@@ -172,10 +172,10 @@ def test_replay_round_trips_and_changes_the_bytes(text, bin_bits):
     assert len(ids) > 100 * 3 * base.chunk
     on = base.replace(replay=0.5)
     variants = [base] + [on.replace(replay_chunks=r) for r in (2, 3, 1 << 16)]
-    outputs = _payloads_that_round_trip(tok, ids, variants)
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
     # a ring of no chunks replays nothing: the bytes of replay off
-    assert _payloads_that_round_trip(tok, ids, [on.replace(replay_chunks=0)])[0] == outputs[0]
+    assert _payloads_that_round_trip(tok.vocab.pieces, ids, [on.replace(replay_chunks=0)])[0] == outputs[0]
     # the ring's tokens cost memory in proportion to its chunks
     assert engine_memory(base) < engine_memory(on.replace(replay_chunks=2)) < engine_memory(on.replace(replay_chunks=1 << 16))
 
@@ -197,14 +197,10 @@ def test_favourite_token_weight_set_round_trips_and_changes_the_bytes(text, voca
                       bin_bits=12, chunks_first=2, chunks_second=2)
         pieces = byte_pieces(vocab)
     on = base.replace(bin_top_select=1)
-    outputs = []
-    for p in (base, on):
-        payload = Engine(p, pieces, threads=2).encode(ids)
-        decoded, used = Engine(p, pieces, threads=1).decode(payload, len(ids))
-        assert used == len(payload) and np.array_equal(decoded, ids)
-        outputs.append(payload)
+    outputs = _payloads_that_round_trip(pieces, ids, [base, on])
     assert outputs[0] != outputs[1]
-    # its rows: 2 x min(2^depth, 1024) x depth, n_inputs floats and a count each
+    # its rows, 2 x min(2^depth, 1024) x depth, outnumber the match state's
+    # (SMX_MATCH_BUCKETS + 1) x depth they replace
     assert engine_memory(base) < engine_memory(on)
     big = Params(vocab=65536, bin_bits=12)
     grown = engine_memory(big.replace(bin_top_select=1)) - engine_memory(big)
@@ -220,7 +216,7 @@ def test_ssm_logit_weight_round_trips_and_changes_the_bytes(text, bin_bits):
     variants = []
     for p in (base, base.replace(ssm_coded=0.5)):
         variants += [p, p.replace(mix_ssm_weight=1)]
-    outputs = _payloads_that_round_trip(tok, ids, variants)
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
     # one more weight per weight set, and its gate
     grown = engine_memory(base.replace(mix_ssm_weight=1)) - engine_memory(base)
