@@ -144,15 +144,22 @@ void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, fl
         }
         x->grad[k] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
     }
-    float grad = -smx_unigram_feature(g, tok);
-    for (uint32_t j = 0; j < x->V; j++) grad = grad + ex[j] * inv * smx_unigram_feature(g, j);
-    x->grad[x->n_orders] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
+    /* The unigram's gradient and the SSM weight's, dLoss/dw_s = sum_j (q_j -
+     * [j == tok]) * ssm[j], in one pass over the vocabulary; each sum keeps
+     * its order. */
+    float grad_u = -smx_unigram_feature(g, tok);
     if (x->ssm_weighted) {
-        /* dLoss/dw_s = sum_j (q_j - [j == tok]) * ssm[j] */
-        grad = -x->ssm[tok];
-        for (uint32_t j = 0; j < x->V; j++) grad = grad + ex[j] * inv * x->ssm[j];
-        x->grad[x->n_orders + 1] = clampf(grad, -GRAD_CLIP, GRAD_CLIP);
+        float grad_s = -x->ssm[tok];
+        for (uint32_t j = 0; j < x->V; j++) {
+            const float q = ex[j] * inv;
+            grad_u = grad_u + q * smx_unigram_feature(g, j);
+            grad_s = grad_s + q * x->ssm[j];
+        }
+        x->grad[x->n_orders + 1] = clampf(grad_s, -GRAD_CLIP, GRAD_CLIP);
+    } else {
+        for (uint32_t j = 0; j < x->V; j++) grad_u = grad_u + ex[j] * inv * smx_unigram_feature(g, j);
     }
+    x->grad[x->n_orders] = clampf(grad_u * s, -GRAD_CLIP, GRAD_CLIP);
 
     float *w = x->w + (size_t)x->set * x->n_weights;
     const float glr = x->lr * GATE_LR_SCALE;
