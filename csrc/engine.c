@@ -87,6 +87,8 @@ struct smx_engine {
         float ps_left, ps_right, q_left, q_right, g_ssm, g_mix;
     } path[SMX_MAX_DEPTH];
     uint32_t path_len;
+    float tok_cost;  /* what the current token cost to code, in nats */
+    float mean_cost; /* its running mean (ssm_cost_focus) */
     float *dl;       /* V: scratch for the coded loss's gradient */
     smx_stats stats;
     int failed;
@@ -136,6 +138,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
+    REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -192,6 +195,18 @@ uint64_t smx_params_memory(const smx_params *p) {
     return total;
 }
 
+/* ssm_cost_focus: a position's weight in the SSM's loss follows what its
+ * token cost to code against the running mean of that cost. Tokens the
+ * n-grams and the binary stage already predict well weigh less, so more of
+ * the SSM's few weights go to what the rest of the model misses. On text
+ * a strong focus (1) pays most, but where the SSM carries much of the
+ * prediction (CSV, databases) it loses up to 1%: the levels use half of
+ * it (bench/README.md, "Format 11"). */
+#define COST_MEAN_START 2.0f /* nats: about a token's cost on text */
+#define COST_MEAN_RATE 0.01f
+#define COST_WEIGHT_MIN 0.05f
+#define COST_WEIGHT_MAX 2.0f
+
 smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
                            int threads, char *err, size_t errlen) {
     if (smx_params_check(p, err, errlen)) return NULL;
@@ -202,6 +217,7 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
         return NULL;
     }
     e->p = *p;
+    e->mean_cost = COST_MEAN_START;
     e->k = pick_kernels();
     e->threads = threads > 0 ? threads : 1;
 #ifdef _OPENMP
@@ -402,6 +418,16 @@ static void predict(smx_engine *e) {
     e->total = total;
 }
 
+/* ssm_cost_focus: the weight of the current position in the SSM's loss
+ * (see COST_MEAN_START); updates the running mean. */
+static float cost_weight(smx_engine *e) {
+    float w = 1.0f + e->p.ssm_cost_focus * (e->tok_cost / e->mean_cost - 1.0f);
+    if (w < COST_WEIGHT_MIN) w = COST_WEIGHT_MIN;
+    if (w > COST_WEIGHT_MAX) w = COST_WEIGHT_MAX;
+    e->mean_cost = e->mean_cost + COST_MEAN_RATE * (e->tok_cost - e->mean_cost);
+    return w;
+}
+
 /* Replaces the SSM's probabilities at the current position by the gradient
  * its training takes: ssm_coded of the coded loss's gradient (through the
  * binary stage's path, or the mixture's softmax without it) and the rest
@@ -410,7 +436,9 @@ static void ssm_dlogits(smx_engine *e, uint32_t tok) {
     smx_model *m = &e->model;
     const uint32_t V = e->p.vocab;
     float *row = m->cur->probs + (size_t)e->chunk_pos * m->Vp; /* the SSM's probabilities */
-    const float scale = 1.0f / (float)e->p.chunk, r = e->p.ssm_coded;
+    const float r = e->p.ssm_coded;
+    float scale = 1.0f / (float)e->p.chunk;
+    if (e->p.ssm_cost_focus > 0.0f) scale = scale * cost_weight(e);
     if (r > 0.0f) {
         /* the mixture reads the SSM's logits times their weight w_s */
         const float w_s = smx_tokenmix_ssm_weight(&e->mixer), inv_q = w_s / e->ex_sum;
@@ -444,7 +472,8 @@ static void learn(smx_engine *e, uint32_t tok) {
     smx_model *m = &e->model;
     e->stats.tokens++;
     if (!e->p.bin_bits) {
-        e->stats.model_bits -= (double)smx_log(e->ex[tok] / e->ex_sum) * 1.4426950408889634;
+        e->tok_cost = -smx_log(e->ex[tok] / e->ex_sum);
+        e->stats.model_bits += (double)e->tok_cost * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)e->freq[tok] / (float)e->total) * 1.4426950408889634;
     }
 
@@ -493,6 +522,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
     };
     smx_predictor_begin(b, &guess);
     e->path_len = 0;
+    e->tok_cost = 0.0f;
     uint32_t lo = 0, node = 1;
     for (uint32_t d = 0; d < D; d++) {
         uint32_t half = 1u << (D - 1 - d), mid = lo + half;
@@ -517,8 +547,9 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
             bit = smx_rc_decode_target(dec, BIT_TOTAL) >= f0;
             smx_rc_decode_consume(dec, bit ? f0 : 0, bit ? f1 : f0);
         }
-        float pb = bit ? p1 : 1.0f - p1;
-        e->stats.model_bits -= (double)smx_log(pb) * 1.4426950408889634;
+        const float bit_cost = -smx_log(bit ? p1 : 1.0f - p1);
+        e->tok_cost = e->tok_cost + bit_cost;
+        e->stats.model_bits += (double)bit_cost * 1.4426950408889634;
         e->stats.coded_bits -= (double)smx_log((float)(bit ? f1 : f0) / (float)BIT_TOTAL) * 1.4426950408889634;
         if (b->input_grads) { /* only ssm_dlogits (coded-loss training) reads the path */
             float g_ssm, g_mix;

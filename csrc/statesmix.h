@@ -72,6 +72,12 @@ typedef struct smx_params {
     uint32_t mix_ssm_weight; /* 1: the token mixture learns a weight for the SSM's logits
                                 as for each n-gram order's (per weight set, shifted by the
                                 hidden state's gate); 0: they enter with weight 1 */
+    /* format 11; 0 in older files */
+    float ssm_cost_focus;    /* > 0: the SSM's loss at each position is weighted by
+                                1 + f * (c / c_mean - 1), clamped to [0.05, 2], where c is
+                                what its token cost to code and c_mean a running mean of
+                                that cost: the SSM learns most where the whole model
+                                predicted worst (0: every position weighs the same) */
 } smx_params;
 
 typedef struct smx_stats {

@@ -75,7 +75,11 @@ _FIELDS_9: List[Tuple[str, str]] = [
 _FIELDS_10: List[Tuple[str, str]] = [
     ("mix_ssm_weight", "u"),
 ]
-_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10)
+# Fields added by format 11.
+_FIELDS_11: List[Tuple[str, str]] = [
+    ("ssm_cost_focus", "f"),
+]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -132,6 +136,7 @@ class Params:
     replay_chunks: int = 0
     bin_top_select: int = 0
     mix_ssm_weight: int = 0
+    ssm_cost_focus: float = 0.0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -348,8 +353,19 @@ _LEVELS_9: Dict[int, Level] = {
 # at level 6: 211,867 -> 211,648 bytes (-0.10%), level 1 -0.14%, level 9
 # -0.18%; the mixed corpus, 300 KB of each file: -0.08%, smaller on 14 of 15
 # (bench/README.md, "Format 10").
-LEVELS: Dict[int, Level] = {
+_LEVELS_10: Dict[int, Level] = {
     level: lv.replace_params(mix_ssm_weight=1) for level, lv in _LEVELS_9.items()
+}
+
+# Format 11, every level: each position's weight in the SSM's loss follows
+# what its token cost to code against the running mean of that cost
+# (csrc/engine.c, cost_weight), at half strength: the full one writes 0.30%
+# less on enwik8 but up to 1.1% more on the CSV and the database. First 1 MB
+# of enwik8 at level 6: 211,648 -> 211,440 bytes (-0.10%), level 9 -0.31%;
+# the mixed corpus, 300 KB of each file: -0.24%, larger on 3 of 15 by at
+# most 0.18% (bench/README.md, "Format 11").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(ssm_cost_focus=0.5) for level, lv in _LEVELS_10.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -365,7 +381,8 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     """The level table that files of this format version were written with."""
     if version < 5:
         return _LEVELS_BEFORE_5
-    return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9}.get(version, LEVELS)
+    return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
+            10: _LEVELS_10}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

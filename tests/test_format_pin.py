@@ -20,7 +20,8 @@ from statesmix.params import LEVELS, levels_of_version
 # levels 1-6 (the SSM's head bias and hidden vector), version 7 level 9
 # (its SSM twice as wide), version 8 levels 1-8 (replay), version 9 every
 # level (the binary mixer's weight set chosen by the favourite token),
-# version 10 every level (the token mixture's weight for the SSM's logits).
+# version 10 every level (the token mixture's weight for the SSM's logits),
+# version 11 every level (the SSM's loss weighted by what each token cost).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -30,6 +31,7 @@ PINNED = {
     8: "64be5831122488f63494e5d7f2b3f64f23751f656a6dbfd364977e7bd92960a0",
     9: "2dcd8a56f379a5dd68aab77ca2f31f5c4eb294ce750150095cc498b1a0f54e2d",
     10: "977e9f6bea7b7e32f9faf7c2f16f0742f7386948b19049258d58bd01e6f8e5b7",
+    11: "0b6cb7515ded2682eac7293a23c7e842db0756f87f65e4be97ba46e3c68565ad",
 }
 
 
@@ -97,13 +99,13 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
         statesmix.decompress(lying)
 
 
-@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6)])
+@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
     (versions 4 and 6 had another level 9, version 5 other levels 1-6, version 7
     other levels 1-8, version 8 no favourite-token weight set, version 9 no
-    weight for the SSM's logits)."""
+    weight for the SSM's logits, version 10 an unweighted SSM loss)."""
     import statesmix
     from statesmix import container, params
 
@@ -123,8 +125,8 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
 
 def test_parameter_blocks_of_every_layout_read_back():
     """Format 6 appended head_bias and ssm_hidden, format 8 replay and
-    replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight: a
-    block that leaves a group's
+    replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight,
+    format 11 ssm_cost_focus: a block that leaves a group's
     fields at 0 is written without them (and without any later group's), and
     reads them as 0."""
     from statesmix.params import Params
@@ -137,17 +139,21 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert v8.replay > 0 and v8.replay_chunks > 0 and v8.bin_top_select == 0
     v9 = levels_of_version(9)[6].params
     assert v9.bin_top_select == 1 and v9.mix_ssm_weight == 0
-    v10 = LEVELS[6].params
-    assert v10.mix_ssm_weight == 1
+    v10 = levels_of_version(10)[6].params
+    assert v10.mix_ssm_weight == 1 and v10.ssm_cost_focus == 0.0
+    v11 = LEVELS[6].params
+    assert v11.ssm_cost_focus == 0.5
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
     assert len(v10.to_bytes()) == len(v9.to_bytes()) + 4
-    for p in (v5, v7, v8, v9, v10):
+    assert len(v11.to_bytes()) == len(v10.to_bytes()) + 4
+    for p in (v5, v7, v8, v9, v10, v11):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
-        assert (back.head_bias, back.replay, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight) == (
-            p.head_bias, p.replay, p.replay_chunks, p.bin_top_select, p.mix_ssm_weight)
+        assert (back.head_bias, back.replay, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
+                back.ssm_cost_focus) == (p.head_bias, p.replay, p.replay_chunks, p.bin_top_select,
+                                         p.mix_ssm_weight, p.ssm_cost_focus)
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden)
     # replay set while format 6's fields are 0: format 8's layout, both groups back
     only_replay = v5.replace(replay=0.25, replay_chunks=7)

@@ -70,6 +70,9 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
         ({"bin_top_select": 2}, "bin_top_select"),
         ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
+        ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
+        ({"ssm_cost_focus": 4.5}, "ssm_cost_focus"),
+        ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -221,3 +224,21 @@ def test_ssm_logit_weight_round_trips_and_changes_the_bytes(text, bin_bits):
     # one more weight per weight set, and its gate
     grown = engine_memory(base.replace(mix_ssm_weight=1)) - engine_memory(base)
     assert 0 < grown < 1 << 16
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_cost_focus_round_trips_and_only_changes_how_the_ssm_learns(text, bin_bits):
+    """ssm_cost_focus weighs each position of the SSM's loss by what its token
+    cost to code (through the binary stage, or the mixture's softmax without
+    it), with and without ssm_coded. It changes the bytes only through the
+    SSM's training: with the SSM frozen (lr 0) the output is the same."""
+    tok, ids, base = _small_params(text, bin_bits)
+    variants = []
+    for p in (base, base.replace(ssm_coded=0.5)):
+        variants += [p, p.replace(ssm_cost_focus=1.0), p.replace(ssm_cost_focus=2.5)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    frozen = base.replace(lr=0.0)
+    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_focus=1.0)])
+    assert still[0] == still[1]
+    assert engine_memory(base.replace(ssm_cost_focus=1.0)) == engine_memory(base)
