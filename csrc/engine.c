@@ -206,6 +206,11 @@ uint64_t smx_params_memory(const smx_params *p) {
 #define COST_MEAN_RATE 0.01f
 #define COST_WEIGHT_MIN 0.05f
 #define COST_WEIGHT_MAX 2.0f
+/* Guards, never reached on real data: a run of tokens that cost exactly 0
+ * (a softmax at 1.0) must not decay the mean to 0 (0 / 0), and one that
+ * cost more than any coded token can must not make it infinite. */
+#define COST_MEAN_MIN 1e-3f
+#define COST_MAX 256.0f
 
 smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
                            int threads, char *err, size_t errlen) {
@@ -421,10 +426,12 @@ static void predict(smx_engine *e) {
 /* ssm_cost_focus: the weight of the current position in the SSM's loss
  * (see COST_MEAN_START); updates the running mean. */
 static float cost_weight(smx_engine *e) {
-    float w = 1.0f + e->p.ssm_cost_focus * (e->tok_cost / e->mean_cost - 1.0f);
+    const float c = e->tok_cost < COST_MAX ? e->tok_cost : COST_MAX; /* NaN too */
+    float w = 1.0f + e->p.ssm_cost_focus * (c / e->mean_cost - 1.0f);
     if (w < COST_WEIGHT_MIN) w = COST_WEIGHT_MIN;
     if (w > COST_WEIGHT_MAX) w = COST_WEIGHT_MAX;
-    e->mean_cost = e->mean_cost + COST_MEAN_RATE * (e->tok_cost - e->mean_cost);
+    e->mean_cost = e->mean_cost + COST_MEAN_RATE * (c - e->mean_cost);
+    if (e->mean_cost < COST_MEAN_MIN) e->mean_cost = COST_MEAN_MIN;
     return w;
 }
 

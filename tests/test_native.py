@@ -242,3 +242,16 @@ def test_ssm_cost_focus_round_trips_and_only_changes_how_the_ssm_learns(text, bi
     still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_focus=1.0)])
     assert still[0] == still[1]
     assert engine_memory(base.replace(ssm_cost_focus=1.0)) == engine_memory(base)
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_cost_focus_survives_a_long_run_of_one_token(bin_bits):
+    """Tokens that cost (almost) nothing for a long time must not drive the
+    focus's running mean to 0 or its weights to NaN: the run still round-trips
+    and stays tiny."""
+    ids = np.zeros(40_000, dtype=np.uint32)
+    ids[:50] = np.arange(50) % 2
+    p = Params(vocab=256, n_layers=1, d_model=16, d_inner=32, table_bits=12, pool_limit=1 << 16,
+               bin_bits=bin_bits, chunks_first=2, chunks_second=2, ssm_cost_focus=1.0)
+    payload = _payloads_that_round_trip(byte_pieces(256), ids, [p])[0]
+    assert len(payload) < 2_000
