@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "smx_math.h"
+#include "table_alloc.h"
 
 #define ST_CLAMP 16.0f   /* a row's log-odds are clamped to +-16 */
 #define W_CLAMP 16.0f
@@ -40,7 +41,7 @@ int smx_bitmixer_init(smx_bitmixer *m, const smx_kernels *k, uint32_t n_inputs, 
     int ok = m->x && m->w2;
     for (uint32_t s = 0; s < n_sel && ok; s++) {
         m->rows[s] = rows[s];
-        m->w[s] = calloc((size_t)rows[s] * m->n, sizeof(float));
+        m->w[s] = smx_table_alloc((size_t)rows[s] * m->n * sizeof(float));
         m->uses[s] = calloc(rows[s], sizeof(uint32_t));
         if (!m->w[s] || !m->uses[s]) ok = 0;
         else
@@ -59,7 +60,7 @@ void smx_bitmixer_free(smx_bitmixer *m) {
     free(m->x);
     free(m->w2);
     for (uint32_t s = 0; s < SMX_MIX_SELECTORS; s++) {
-        free(m->w[s]);
+        smx_table_free(m->w[s]);
         free(m->uses[s]);
     }
     memset(m, 0, sizeof *m);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "table_alloc.h"
+
 #define SLOTS_PER_BUCKET 4u
 #define STATE_LIMIT 1023u   /* state maps average over about this many updates */
 #define RUN_LIMIT 255u
@@ -30,10 +32,9 @@ int smx_ctxmap_init(smx_ctxmap *m, const smx_states *s, uint32_t n_contexts, uin
     m->states = s;
     m->n = n_contexts;
     m->depth = depth;
-    /* calloc maps untouched pages lazily: a table larger than the input needs costs no memory */
-    m->slots = calloc((size_t)1 << slot_bits, sizeof(smx_slot));
+    m->slots = smx_table_alloc(sizeof(smx_slot) << slot_bits);
     m->bucket_mask = ((uint64_t)1 << (slot_bits - 2)) - 1;
-    m->runs = calloc((size_t)1 << run_bits, sizeof(smx_run));
+    m->runs = smx_table_alloc(sizeof(smx_run) << run_bits);
     m->run_mask = ((uint64_t)1 << run_bits) - 1;
     int ok = m->slots && m->runs;
     ok = ok && smx_statemap_init_states(&m->sm, s, n_contexts, STATE_LIMIT) == 0;
@@ -52,8 +53,8 @@ int smx_ctxmap_init(smx_ctxmap *m, const smx_states *s, uint32_t n_contexts, uin
 }
 
 void smx_ctxmap_free(smx_ctxmap *m) {
-    free(m->slots);
-    free(m->runs);
+    smx_table_free(m->slots);
+    smx_table_free(m->runs);
     smx_statemap_free(&m->sm);
     smx_statemap_free(&m->run_sm);
     memset(m, 0, sizeof *m);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "table_alloc.h"
+
 #define MATCH_MAX_LEN 65535u
 
 uint64_t smx_match_memory(const smx_params *p) {
@@ -16,8 +18,8 @@ int smx_match_init(smx_match *mm, const smx_params *p) {
     uint32_t bits = p->table_bits;
     mm->hist_mask = ((uint64_t)1 << bits) - 1;
     mm->table_mask = (1u << bits) - 1u;
-    mm->hist = calloc((size_t)mm->hist_mask + 1, sizeof(uint32_t));
-    mm->table = calloc((size_t)mm->table_mask + 1, sizeof(uint32_t));
+    mm->hist = smx_table_alloc(((size_t)mm->hist_mask + 1) * sizeof(uint32_t));
+    mm->table = smx_table_alloc(((size_t)mm->table_mask + 1) * sizeof(uint32_t));
     if (!mm->hist || !mm->table) {
         smx_match_free(mm);
         return -1;
@@ -26,8 +28,8 @@ int smx_match_init(smx_match *mm, const smx_params *p) {
 }
 
 void smx_match_free(smx_match *mm) {
-    free(mm->hist);
-    free(mm->table);
+    smx_table_free(mm->hist);
+    smx_table_free(mm->table);
     memset(mm, 0, sizeof *mm);
 }
 

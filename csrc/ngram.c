@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "smx_math.h"
+#include "table_alloc.h"
 
 #define PROBE_DEPTH 8
 #define COUNT_MAX 0xffffu
@@ -24,10 +25,10 @@ int smx_ngram_init(smx_ngram *g, const smx_params *p) {
         smx_ngram_order *o = &g->o[k];
         o->order = p->orders[k];
         o->mask = (1u << p->table_bits) - 1u;
-        /* calloc/malloc of large blocks map pages lazily: untouched capacity costs no memory */
-        o->slots = calloc((size_t)o->mask + 1, sizeof(smx_ngram_slot));
+        /* pages are mapped lazily: untouched capacity costs no memory */
+        o->slots = smx_table_alloc(((size_t)o->mask + 1) * sizeof(smx_ngram_slot));
         o->pool_limit = p->pool_limit;
-        o->pool = malloc((size_t)p->pool_limit * sizeof(uint32_t));
+        o->pool = smx_table_alloc((size_t)p->pool_limit * sizeof(uint32_t));
         if (!o->slots || !o->pool) {
             smx_ngram_free(g);
             return -1;
@@ -40,8 +41,8 @@ int smx_ngram_init(smx_ngram *g, const smx_params *p) {
 
 void smx_ngram_free(smx_ngram *g) {
     for (uint32_t k = 0; k < SMX_MAX_ORDERS; k++) {
-        free(g->o[k].slots);
-        free(g->o[k].pool);
+        smx_table_free(g->o[k].slots);
+        smx_table_free(g->o[k].pool);
     }
     free(g->unigram);
     memset(g, 0, sizeof *g);

@@ -27,6 +27,7 @@ SOURCES = [
     "predictor.c",
     "bitstate.c",
     "ctxmap.c",
+    "table_alloc.c",
     "history.c",
     "bitmixer.c",
     "apm.c",

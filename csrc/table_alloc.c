@@ -1,0 +1,60 @@
+#define _DEFAULT_SOURCE /* mmap's MAP_ANONYMOUS and madvise under -std=c11 */
+#include "table_alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+
+#define HUGE_PAGE ((size_t)2 << 20)
+#define HUGE_MIN ((size_t)4 << 20) /* below this, calloc: at most one huge page would fit */
+
+/* Before every pointer handed out: how to give its mapping back, or base ==
+ * NULL for memory from calloc. The header takes a whole cache line so the
+ * table behind it keeps its 64-byte alignment. */
+typedef struct {
+    void *base;
+    size_t length;
+    uint8_t pad[64 - sizeof(void *) - sizeof(size_t)];
+} table_header;
+
+void *smx_table_alloc(size_t bytes) {
+    if (bytes > SIZE_MAX - 2 * HUGE_PAGE) return NULL;
+    if (bytes < HUGE_MIN) {
+        table_header *h = calloc(1, sizeof(table_header) + bytes);
+        if (!h) return NULL;
+        h->base = NULL;
+        return h + 1;
+    }
+    /* one spare huge page to align in, and room for the header before it */
+    size_t length = bytes + 2 * HUGE_PAGE;
+    uint8_t *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    uintptr_t table = ((uintptr_t)base + sizeof(table_header) + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    /* advice only: without huge pages the table still works, with 4 KiB pages */
+    (void)madvise((void *)table, bytes, MADV_HUGEPAGE);
+    table_header *h = (table_header *)table - 1;
+    h->base = base;
+    h->length = length;
+    return (void *)table;
+}
+
+void smx_table_free(void *p) {
+    if (!p) return;
+    table_header *h = (table_header *)p - 1;
+    if (h->base)
+        munmap(h->base, h->length);
+    else
+        free(h);
+}
+
+#else
+
+void *smx_table_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
+void smx_table_free(void *p) { free(p); }
+
+#endif
