@@ -270,6 +270,11 @@ def _run_files(files: List[str], opts: _Options) -> None:
             except StatesmixError as exc:
                 _error(f"{path}: {exc}")
                 failed = True
+            except MemoryError:
+                # as xz does: one line, no output file (_write_output removed it), go on
+                hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
+                _error(f"{path}: out of memory{hint}")
+                failed = True
     except KeyboardInterrupt:
         _interrupted()
     finally:

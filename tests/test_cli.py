@@ -72,6 +72,28 @@ def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
     assert [p.name for p in tmp_path.iterdir()] == ["bad.smx"]  # no temp file left either
 
 
+@pytest.mark.parametrize("mode", ["compress", "decompress"])
+def test_out_of_memory_is_one_line_and_no_output(tmp_path, runner, monkeypatch, mode):
+    from statesmix import cli
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"a little text " * 40)
+    if mode == "decompress":
+        (tmp_path / "in.txt.smx").write_bytes(statesmix.compress(src.read_bytes(), level=1))
+        src.unlink()
+        src = tmp_path / "in.txt.smx"
+    monkeypatch.setattr(cli, "_compress_stream" if mode == "compress" else "_decompress_stream", no_memory)
+    r = runner.invoke(main, [mode, str(src)])
+    assert r.exit_code == 1
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    hint = " (a lower level or a smaller -B needs less)" if mode == "compress" else ""
+    assert lines == [f"statesmix: {src}: out of memory{hint}"]
+    assert [p.name for p in tmp_path.iterdir()] == [src.name]  # no output, no temp file
+
+
 def test_truncated_input_reports_truncation(tmp_path, runner):
     f = tmp_path / "t.smx"
     f.write_bytes(statesmix.compress(b"truncate me " * 100, level=1)[:-8])
