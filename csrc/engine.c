@@ -22,6 +22,11 @@
 #include "smx_math.h"
 #include "statesmix.h"
 
+/* ssm_cost_input: what the previous token cost to code, in buckets of this
+ * many nats, the last open-ended. */
+#define COST_INPUT_NATS 2.0f
+#define COST_INPUT_MAX_BUCKETS 64u
+
 /* The floating-point mode every engine computation runs in: round to
  * nearest, exceptions masked, and subnormal numbers flushed to zero (FTZ)
  * and read as zero (DAZ). After a long run of one symbol the SSM's
@@ -139,6 +144,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
+    REQUIRE(p->ssm_cost_input <= COST_INPUT_MAX_BUCKETS, "ssm_cost_input must be in [0, 64]");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -398,13 +404,24 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     e->chunk_pos = 0;
 }
 
+/* The SSM's input: the previous token and, with ssm_cost_input, the bucket
+ * of what it cost to code (none before the first token). Measured on enwik8
+ * and the mixed corpus (bench/README.md, "Format 12"): buckets of 2 nats. */
+static uint32_t model_input(const smx_engine *e) {
+    const uint32_t n = e->p.ssm_cost_input;
+    if (n == 0 || e->stats.tokens == 0) return e->prev_tok;
+    const float c = e->tok_cost * (1.0f / COST_INPUT_NATS);
+    const uint32_t bucket = c < (float)(n - 1) ? (uint32_t)c : n - 1; /* NaN: the last */
+    return smx_model_input(e->prev_tok, bucket + 1);
+}
+
 /* Step 1, and step 2 without the binary stage: leaves the mixture in
  * e->ex / e->ex_sum and, without the binary stage, frequencies in e->freq. */
 static void predict(smx_engine *e) {
     smx_model *m = &e->model;
     const uint32_t V = e->p.vocab;
     if (e->chunk_pos == 0) smx_model_begin_chunk(m);
-    smx_model_forward(m, e->chunk_pos, e->prev_tok, e->logits);
+    smx_model_forward(m, e->chunk_pos, model_input(e), e->logits);
     float *probs = m->cur->probs + (size_t)e->chunk_pos * m->Vp;
     float entropy = smx_softmax(e->k, e->logits, probs, m->Vp, NULL);
     for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;

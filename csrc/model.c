@@ -227,14 +227,38 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     for (uint32_t d = 0; d < DM; d++) x[d] = x_in[d] + proj[d];
 }
 
+/* The input vector: the token's embedding, plus its cost bucket's row
+ * (ssm_cost_input) when the input carries one. */
+static void embed_forward(const smx_model *m, uint32_t input, float *x) {
+    const uint32_t DM = m->DM, tok = input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u);
+    const uint32_t bucket = input >> SMX_INPUT_TOKEN_BITS;
+    memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
+    if (bucket) {
+        const float *row = m->theta + m->emb + (size_t)(m->V + bucket - 1) * DM;
+        for (uint32_t d = 0; d < DM; d++) x[d] = x[d] + row[d];
+    }
+}
+
+/* Both rows embed_forward added take the input's gradient dx. */
+static void embed_backward(smx_model *m, uint32_t input, const float *dx) {
+    const uint32_t DM = m->DM, tok = input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u);
+    const uint32_t bucket = input >> SMX_INPUT_TOKEN_BITS;
+    float *de = m->grad + m->emb + (size_t)tok * DM;
+    for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + dx[i];
+    if (bucket) {
+        float *dc = m->grad + m->emb + (size_t)(m->V + bucket - 1) * DM;
+        for (uint32_t i = 0; i < DM; i++) dc[i] = dc[i] + dx[i];
+    }
+}
+
 /* h_state: the recurrent state, advanced by one token; scratch: room for
  * one position's temporaries (the worker replays chunks with its own). */
-static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok, float *logits,
+static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t input, float *logits,
                          float *h_state, float *scratch) {
     const uint32_t DM = m->DM;
     float *x = scratch;
-    ch->in_tok[pos] = tok;
-    memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
+    ch->in_tok[pos] = input;
+    embed_forward(m, input, x);
     for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x, h_state, scratch);
     memcpy(ch->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
     float *xf = ch->xf + (size_t)pos * DM;
@@ -243,8 +267,8 @@ static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t tok
     head_forward(m, xf, logits);
 }
 
-void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits) {
-    forward_into(m, m->cur, pos, tok, logits, m->h_live, m->scratch);
+void smx_model_forward(smx_model *m, uint32_t pos, uint32_t input, float *logits) {
+    forward_into(m, m->cur, pos, input, logits, m->h_live, m->scratch);
 }
 
 void smx_model_begin_chunk(smx_model *m) {
@@ -399,11 +423,7 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
                            m->theta + m->lnf_w, dxf + (size_t)t * DM, m->grad + m->lnf_w,
                            m->grad + m->lnf_b, m->dres + (size_t)t * DM, DM);
     for (uint32_t l = m->NL; l-- > 0;) layer_backward(m, ch, l, n);
-    for (uint32_t t = 0; t < n; t++) {
-        float *de = m->grad + m->emb + (size_t)ch->in_tok[t] * DM;
-        const float *d = m->dres + (size_t)t * DM;
-        for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + d[i];
-    }
+    for (uint32_t t = 0; t < n; t++) embed_backward(m, ch->in_tok[t], m->dres + (size_t)t * DM);
 }
 
 void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
@@ -531,6 +551,7 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->has_head_bias = p->head_bias != 0;
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
     m->R = p->replay > 0.0f ? p->replay_chunks : 0;
+    m->NCOST = p->ssm_cost_input;
 }
 
 /* Assigns one chunk's activation cache from a. */
@@ -571,7 +592,7 @@ static void layout(smx_model *m, arena *a) {
     const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, T = m->T, V = m->V,
                  Vp = m->Vp, NL = m->NL, NB = m->NBCS;
     size_t off = 0;
-    m->emb = off; off += V * DM;
+    m->emb = off; off += (V + m->NCOST) * DM;
     for (size_t l = 0; l < NL; l++) {
         smx_layer_offsets *o = &m->L[l];
         o->ln_w = off; off += DM;
@@ -643,6 +664,8 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     rng r = {0x5eed0000ull ^ (uint64_t)p->seed};
     float *th = m->theta;
     fill_uniform(th + m->emb, V * DM, &r, 1.0f);
+    /* the cost buckets' rows after the tokens' start at zero: until the SSM
+     * learns, an input's cost changes nothing */
     for (size_t l = 0; l < NL; l++) {
         const smx_layer_offsets *o = &m->L[l];
         fill_const(th + o->ln_w, DM, 1.0f);

@@ -60,7 +60,8 @@ typedef struct smx_model {
     float *block;          /* every array below lives in this one allocation */
     size_t n_params;
     float *theta, *grad, *adam_m, *adam_v;
-    size_t emb;            /* V x DM */
+    size_t emb;            /* (V + NCOST) x DM: the tokens' rows, then the cost buckets' */
+    uint32_t NCOST;        /* cost buckets of the input (ssm_cost_input) */
     size_t lnf_w, lnf_b;   /* DM */
     size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
     size_t head_b;         /* V: a bias per token (only with has_head_bias) */
@@ -106,9 +107,16 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);
 uint64_t smx_model_memory(const smx_params *p);
 void smx_model_free(smx_model *m);
 
-/* Runs one token (input tok) at chunk position pos; leaves the SSM logits in
- * logits (Vp entries; padding set very negative). */
-void smx_model_forward(smx_model *m, uint32_t pos, uint32_t tok, float *logits);
+/* An input is a token id, and with ssm_cost_input the bucket of what it cost
+ * to code plus one (0: none) in the bits above SMX_INPUT_TOKEN_BITS. */
+#define SMX_INPUT_TOKEN_BITS 16
+static inline uint32_t smx_model_input(uint32_t tok, uint32_t cost_bucket_plus_1) {
+    return tok | (cost_bucket_plus_1 << SMX_INPUT_TOKEN_BITS);
+}
+
+/* Runs one input (smx_model_input) at chunk position pos; leaves the SSM
+ * logits in logits (Vp entries; padding set very negative). */
+void smx_model_forward(smx_model *m, uint32_t pos, uint32_t input, float *logits);
 
 /* Marks a chunk start: the live state becomes the point where gradients stop. */
 void smx_model_begin_chunk(smx_model *m);

@@ -78,6 +78,12 @@ typedef struct smx_params {
                                 what its token cost to code and c_mean a running mean of
                                 that cost: the SSM learns most where the whole model
                                 predicted worst (0: every position weighs the same) */
+    /* format 12; 0 in older files */
+    uint32_t ssm_cost_input; /* > 0: the SSM's input at each position adds to the previous
+                                token's embedding a learnt vector for what that token cost
+                                to code, in this many buckets of 2 nats (the last open-
+                                ended; at most 64): the SSM sees where the whole model was
+                                surprised. 0: the token's embedding alone */
 } smx_params;
 
 typedef struct smx_stats {

@@ -79,7 +79,11 @@ _FIELDS_10: List[Tuple[str, str]] = [
 _FIELDS_11: List[Tuple[str, str]] = [
     ("ssm_cost_focus", "f"),
 ]
-_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11)
+# Fields added by format 12.
+_FIELDS_12: List[Tuple[str, str]] = [
+    ("ssm_cost_input", "u"),
+]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -137,6 +141,7 @@ class Params:
     bin_top_select: int = 0
     mix_ssm_weight: int = 0
     ssm_cost_focus: float = 0.0
+    ssm_cost_input: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -364,8 +369,20 @@ _LEVELS_10: Dict[int, Level] = {
 # of enwik8 at level 6: 211,648 -> 211,440 bytes (-0.10%), level 9 -0.31%;
 # the mixed corpus, 300 KB of each file: -0.24%, larger on 3 of 15 by at
 # most 0.18% (bench/README.md, "Format 11").
-LEVELS: Dict[int, Level] = {
+_LEVELS_11: Dict[int, Level] = {
     level: lv.replace_params(ssm_cost_focus=0.5) for level, lv in _LEVELS_10.items()
+}
+
+# Format 12, levels 1-8: the SSM's input adds to the previous token's
+# embedding a learnt vector for what that token cost to code, in 6 buckets of
+# 2 nats (csrc/engine.c, model_input), so the SSM sees where the whole model
+# was surprised. First 1 MB of enwik8: level 6 211,440 -> 211,305 bytes
+# (-0.06%), level 1 -0.14%, levels 7 and 8 -0.04% and -0.03%; level 9 (its
+# SSM four times as wide) +0.02%, so it keeps format 11's parameters. The
+# mixed corpus, 300 KB of each file, level 6: -0.18%, smaller on 12 of 15
+# (bench/README.md, "Format 12").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(ssm_cost_input=6) if level <= 8 else lv for level, lv in _LEVELS_11.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -382,7 +399,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     if version < 5:
         return _LEVELS_BEFORE_5
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
-            10: _LEVELS_10}.get(version, LEVELS)
+            10: _LEVELS_10, 11: _LEVELS_11}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

@@ -73,6 +73,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": 4.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
+        ({"ssm_cost_input": 65}, "ssm_cost_input"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -242,6 +243,27 @@ def test_ssm_cost_focus_round_trips_and_only_changes_how_the_ssm_learns(text, bi
     still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_focus=1.0)])
     assert still[0] == still[1]
     assert engine_memory(base.replace(ssm_cost_focus=1.0)) == engine_memory(base)
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_cost_input_round_trips_and_only_changes_what_the_ssm_learns(text, bin_bits):
+    """ssm_cost_input adds to the SSM's input a learnt vector for what the
+    previous token cost to code (through the binary stage, or the mixture's
+    softmax without it), with and without ssm_coded and replay. The vectors
+    start at zero, so with the SSM frozen (lr 0) the output is the same;
+    they cost n x d_model floats of parameters and their Adam state."""
+    tok, ids, base = _small_params(text, bin_bits)
+    variants = []
+    # replay rides on the one-step training of the pipeline (steps_rest 1)
+    for p in (base, base.replace(ssm_coded=0.5), base.replace(steps_rest=1, replay=0.5, replay_chunks=64)):
+        variants += [p, p.replace(ssm_cost_input=1), p.replace(ssm_cost_input=2), p.replace(ssm_cost_input=6)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    frozen = base.replace(lr=0.0)
+    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_input=6)])
+    assert still[0] == still[1]
+    grown = engine_memory(base.replace(ssm_cost_input=6)) - engine_memory(base)
+    assert grown >= 6 * base.d_model * 4 * 4 and grown < 1 << 16
 
 
 @pytest.mark.parametrize("bin_bits", [0, 12])
