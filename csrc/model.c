@@ -230,8 +230,7 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
 /* The input vector: the token's embedding, plus its cost bucket's row
  * (ssm_cost_input) when the input carries one. */
 static void embed_forward(const smx_model *m, uint32_t input, float *x) {
-    const uint32_t DM = m->DM, tok = input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u);
-    const uint32_t bucket = input >> SMX_INPUT_TOKEN_BITS;
+    const uint32_t DM = m->DM, tok = smx_input_token(input), bucket = smx_input_bucket_plus_1(input);
     memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
     if (bucket) {
         const float *row = m->theta + m->emb + (size_t)(m->V + bucket - 1) * DM;
@@ -241,8 +240,7 @@ static void embed_forward(const smx_model *m, uint32_t input, float *x) {
 
 /* Both rows embed_forward added take the input's gradient dx. */
 static void embed_backward(smx_model *m, uint32_t input, const float *dx) {
-    const uint32_t DM = m->DM, tok = input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u);
-    const uint32_t bucket = input >> SMX_INPUT_TOKEN_BITS;
+    const uint32_t DM = m->DM, tok = smx_input_token(input), bucket = smx_input_bucket_plus_1(input);
     float *de = m->grad + m->emb + (size_t)tok * DM;
     for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + dx[i];
     if (bucket) {

@@ -47,7 +47,7 @@ typedef struct smx_chunk {
     smx_layer_cache c[SMX_MAX_LAYERS];
     float *xf_in, *fmean, *frstd, *xf; /* final layernorm, T x DM / T */
     float *probs;          /* T x Vp  model probabilities, turned into dlogits in place */
-    uint32_t *in_tok;      /* T input tokens */
+    uint32_t *in_tok;      /* T inputs (smx_model_input: a token, and its cost's bucket) */
     uint32_t *target;      /* T tokens that followed */
     float *h_start;        /* NL x DS x DI: state at the chunk start, where backpropagation stops */
     float *conv_start;     /* NL x (DC-1) x DI: SSM-branch inputs before the chunk, oldest first */
@@ -113,6 +113,8 @@ void smx_model_free(smx_model *m);
 static inline uint32_t smx_model_input(uint32_t tok, uint32_t cost_bucket_plus_1) {
     return tok | (cost_bucket_plus_1 << SMX_INPUT_TOKEN_BITS);
 }
+static inline uint32_t smx_input_token(uint32_t input) { return input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u); }
+static inline uint32_t smx_input_bucket_plus_1(uint32_t input) { return input >> SMX_INPUT_TOKEN_BITS; }
 
 /* Runs one input (smx_model_input) at chunk position pos; leaves the SSM
  * logits in logits (Vp entries; padding set very negative). */

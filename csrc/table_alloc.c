@@ -14,12 +14,11 @@
 #define HUGE_MIN ((size_t)4 << 20) /* below this, calloc: at most one huge page would fit */
 
 /* Before every pointer handed out: how to give its mapping back, or base ==
- * NULL for memory from calloc. The header takes a whole cache line so the
- * table behind it keeps its 64-byte alignment. */
+ * NULL for memory from calloc. Its 16 bytes keep calloc's alignment for the
+ * small tables; the mapped ones start on a huge page. */
 typedef struct {
     void *base;
     size_t length;
-    uint8_t pad[64 - sizeof(void *) - sizeof(size_t)];
 } table_header;
 
 void *smx_table_alloc(size_t bytes) {
