@@ -145,6 +145,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
     REQUIRE(p->ssm_cost_input <= COST_INPUT_MAX_BUCKETS, "ssm_cost_input must be in [0, 64]");
+    REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -404,15 +405,26 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     e->chunk_pos = 0;
 }
 
-/* The SSM's input: the previous token and, with ssm_cost_input, the bucket
- * of what it cost to code (none before the first token). Measured on enwik8
- * and the mixed corpus (bench/README.md, "Format 12"): buckets of 2 nats. */
-static uint32_t model_input(const smx_engine *e) {
+/* The SSM's input rows (model.h): the previous token; with ssm_cost_input
+ * the bucket of what it cost to code (none before the first token), measured
+ * on enwik8 and the mixed corpus in buckets of 2 nats (bench/README.md,
+ * "Format 12"); with ssm_guess_input what the match model and the n-gram
+ * tables expect next ("Format 13"). The n-gram contexts must be looked up. */
+static void model_input(const smx_engine *e, uint32_t *rows) {
+    const smx_model *m = &e->model;
     const uint32_t n = e->p.ssm_cost_input;
-    if (n == 0 || e->stats.tokens == 0) return e->prev_tok;
-    const float c = e->tok_cost * (1.0f / COST_INPUT_NATS);
-    const uint32_t bucket = c < (float)(n - 1) ? (uint32_t)c : n - 1; /* NaN: the last */
-    return smx_model_input(e->prev_tok, bucket + 1);
+    for (uint32_t i = 0; i < SMX_INPUT_MAX_ROWS; i++) rows[i] = SMX_ROW_NONE;
+    rows[SMX_SLOT_TOKEN] = e->prev_tok;
+    if (n != 0 && e->stats.tokens != 0) {
+        const float c = e->tok_cost * (1.0f / COST_INPUT_NATS);
+        const uint32_t bucket = c < (float)(n - 1) ? (uint32_t)c : n - 1; /* NaN: the last */
+        rows[SMX_SLOT_COST] = smx_row_cost(m, bucket);
+    }
+    if (!e->p.ssm_guess_input) return;
+    const int64_t match_tok = smx_match_predicted(&e->match);
+    if (match_tok >= 0) rows[SMX_SLOT_MATCH] = smx_row_match_guess(m, (uint32_t)match_tok);
+    uint32_t order_index, tok;
+    if (smx_ngram_guess(&e->ngram, &order_index, &tok)) rows[SMX_SLOT_NGRAM] = smx_row_ngram_guess(m, order_index, tok);
 }
 
 /* Step 1, and step 2 without the binary stage: leaves the mixture in
@@ -421,12 +433,14 @@ static void predict(smx_engine *e) {
     smx_model *m = &e->model;
     const uint32_t V = e->p.vocab;
     if (e->chunk_pos == 0) smx_model_begin_chunk(m);
-    smx_model_forward(m, e->chunk_pos, model_input(e), e->logits);
+    smx_ngram_lookup(&e->ngram);
+    uint32_t rows[SMX_INPUT_MAX_ROWS];
+    model_input(e, rows);
+    smx_model_forward(m, e->chunk_pos, rows, e->logits);
     float *probs = m->cur->probs + (size_t)e->chunk_pos * m->Vp;
     float entropy = smx_softmax(e->k, e->logits, probs, m->Vp, NULL);
     for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;
 
-    smx_ngram_lookup(&e->ngram);
     const float *hidden = m->cur->xf + (size_t)e->chunk_pos * m->DM;
     smx_tokenmix_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
 

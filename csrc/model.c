@@ -227,36 +227,42 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     for (uint32_t d = 0; d < DM; d++) x[d] = x_in[d] + proj[d];
 }
 
-/* The input vector: the token's embedding, plus its cost bucket's row
- * (ssm_cost_input) when the input carries one. */
-static void embed_forward(const smx_model *m, uint32_t input, float *x) {
-    const uint32_t DM = m->DM, tok = smx_input_token(input), bucket = smx_input_bucket_plus_1(input);
-    memcpy(x, m->theta + m->emb + (size_t)tok * DM, DM * sizeof(float));
-    if (bucket) {
-        const float *row = m->theta + m->emb + (size_t)(m->V + bucket - 1) * DM;
+/* The input vector: the sum of the input's rows of the embedding, in slot
+ * order. */
+static void embed_forward(const smx_model *m, const uint32_t *rows, float *x) {
+    const uint32_t DM = m->DM;
+    memcpy(x, m->theta + m->emb + (size_t)rows[SMX_SLOT_TOKEN] * DM, DM * sizeof(float));
+    for (uint32_t i = 1; i < m->NIN; i++) {
+        if (rows[i] == SMX_ROW_NONE) continue;
+        const float *row = m->theta + m->emb + (size_t)rows[i] * DM;
         for (uint32_t d = 0; d < DM; d++) x[d] = x[d] + row[d];
     }
 }
 
-/* Both rows embed_forward added take the input's gradient dx. */
-static void embed_backward(smx_model *m, uint32_t input, const float *dx) {
-    const uint32_t DM = m->DM, tok = smx_input_token(input), bucket = smx_input_bucket_plus_1(input);
-    float *de = m->grad + m->emb + (size_t)tok * DM;
-    for (uint32_t i = 0; i < DM; i++) de[i] = de[i] + dx[i];
-    if (bucket) {
-        float *dc = m->grad + m->emb + (size_t)(m->V + bucket - 1) * DM;
-        for (uint32_t i = 0; i < DM; i++) dc[i] = dc[i] + dx[i];
+/* Every row embed_forward added takes the input's gradient dx; the guess
+ * rows it touches are listed for the sparse Adam step. */
+static void embed_backward(smx_model *m, const uint32_t *rows, const float *dx) {
+    const uint32_t DM = m->DM, first_guess = m->V + m->NCOST;
+    for (uint32_t i = 0; i < m->NIN; i++) {
+        if (rows[i] == SMX_ROW_NONE) continue;
+        if (rows[i] >= first_guess && !m->is_touched[rows[i] - first_guess]) {
+            m->is_touched[rows[i] - first_guess] = 1;
+            m->touched[m->n_touched++] = rows[i] - first_guess;
+        }
+        float *de = m->grad + m->emb + (size_t)rows[i] * DM;
+        for (uint32_t d = 0; d < DM; d++) de[d] = de[d] + dx[d];
     }
 }
 
 /* h_state: the recurrent state, advanced by one token; scratch: room for
  * one position's temporaries (the worker replays chunks with its own). */
-static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t input, float *logits,
+static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, const uint32_t *rows, float *logits,
                          float *h_state, float *scratch) {
     const uint32_t DM = m->DM;
     float *x = scratch;
-    ch->in_tok[pos] = input;
-    embed_forward(m, input, x);
+    uint32_t *in = ch->in_rows + (size_t)pos * m->NIN;
+    if (in != rows) memcpy(in, rows, m->NIN * sizeof(uint32_t));
+    embed_forward(m, in, x);
     for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x, h_state, scratch);
     memcpy(ch->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
     float *xf = ch->xf + (size_t)pos * DM;
@@ -265,8 +271,8 @@ static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, uint32_t inp
     head_forward(m, xf, logits);
 }
 
-void smx_model_forward(smx_model *m, uint32_t pos, uint32_t input, float *logits) {
-    forward_into(m, m->cur, pos, input, logits, m->h_live, m->scratch);
+void smx_model_forward(smx_model *m, uint32_t pos, const uint32_t *rows, float *logits) {
+    forward_into(m, m->cur, pos, rows, logits, m->h_live, m->scratch);
 }
 
 void smx_model_begin_chunk(smx_model *m) {
@@ -390,7 +396,7 @@ void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t targ
 }
 
 
-/* Runs the forward pass over the first n positions of ch again (its in_tok,
+/* Runs the forward pass over the first n positions of ch again (its in_rows,
  * from the state in h_state) and leaves scale x d(smoothed CE)/d logits of
  * each position in ch->probs: training on a chunk away from its prediction. */
 static void recompute_dlogits(smx_model *m, smx_chunk *ch, uint32_t n, float *h_state, float *scratch,
@@ -398,7 +404,7 @@ static void recompute_dlogits(smx_model *m, smx_chunk *ch, uint32_t n, float *h_
     float *logits = scratch + SCRATCH_FIXED(m);
     for (uint32_t t = 0; t < n; t++) {
         float *probs = ch->probs + (size_t)t * m->Vp;
-        forward_into(m, ch, t, ch->in_tok[t], logits, h_state, scratch);
+        forward_into(m, ch, t, ch->in_rows + (size_t)t * m->NIN, logits, h_state, scratch);
         smx_softmax(m->k, logits, probs, m->Vp, NULL);
         smx_model_own_dlogits(m, probs, ch->target[t], smoothing, scale, probs);
     }
@@ -421,11 +427,22 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
                            m->theta + m->lnf_w, dxf + (size_t)t * DM, m->grad + m->lnf_w,
                            m->grad + m->lnf_b, m->dres + (size_t)t * DM, DM);
     for (uint32_t l = m->NL; l-- > 0;) layer_backward(m, ch, l, n);
-    for (uint32_t t = 0; t < n; t++) embed_backward(m, ch->in_tok[t], m->dres + (size_t)t * DM);
+    for (uint32_t t = 0; t < n; t++) embed_backward(m, ch->in_rows + (size_t)t * m->NIN, m->dres + (size_t)t * DM);
 }
 
 void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
-    memset(m->grad, 0, m->n_params * sizeof(float));
+    if (m->sparse_end > m->sparse_off) {
+        /* the guess rows' gradient is zero but where the last step touched it */
+        memset(m->grad, 0, m->sparse_off * sizeof(float));
+        memset(m->grad + m->sparse_end, 0, (m->n_params - m->sparse_end) * sizeof(float));
+        for (uint32_t i = 0; i < m->n_touched; i++) {
+            memset(m->grad + m->sparse_off + (size_t)m->touched[i] * m->DM, 0, m->DM * sizeof(float));
+            m->is_touched[m->touched[i]] = 0;
+        }
+        m->n_touched = 0;
+    } else {
+        memset(m->grad, 0, m->n_params * sizeof(float));
+    }
     smx_model_backward(m, ch, n);
 }
 
@@ -484,9 +501,10 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
 
 void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     if (m->R == 0 || n != m->T) return;
-    uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * 2 * m->T;
-    memcpy(slot, ch->in_tok, m->T * sizeof(uint32_t));
-    memcpy(slot + m->T, ch->target, m->T * sizeof(uint32_t));
+    const size_t ni = (size_t)m->NIN * m->T;
+    uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * (ni + m->T);
+    memcpy(slot, ch->in_rows, ni * sizeof(uint32_t));
+    memcpy(slot + ni, ch->target, m->T * sizeof(uint32_t));
     m->replay_stored++;
 }
 
@@ -497,10 +515,11 @@ void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
     rng draw = {index};
     const uint64_t age = 1 + splitmix64(&draw) % (have - 1);
     const uint32_t T = m->T;
-    const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * 2 * T;
+    const size_t ni = (size_t)m->NIN * T;
+    const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * (ni + T);
     smx_chunk *ch = &m->replay;
-    memcpy(ch->in_tok, slot, T * sizeof(uint32_t));
-    memcpy(ch->target, slot + T, T * sizeof(uint32_t));
+    memcpy(ch->in_rows, slot, ni * sizeof(uint32_t));
+    memcpy(ch->target, slot + ni, T * sizeof(uint32_t));
     memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
     recompute_dlogits(m, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
     smx_model_backward(m, ch, T);
@@ -550,6 +569,9 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
     m->R = p->replay > 0.0f ? p->replay_chunks : 0;
     m->NCOST = p->ssm_cost_input;
+    m->NGUESS = p->ssm_guess_input ? m->V * (1u + p->n_orders) : 0;
+    m->NIN = p->ssm_guess_input ? SMX_INPUT_MAX_ROWS : SMX_SLOT_COST + 1;
+    m->n_rows = m->V + m->NCOST + m->NGUESS;
 }
 
 /* Assigns one chunk's activation cache from a. */
@@ -581,7 +603,7 @@ static void layout_chunk(const smx_model *m, arena *a, smx_chunk *ch) {
     ch->frstd = take(a, T);
     ch->xf = take(a, T * DM);
     ch->probs = take(a, T * Vp);
-    ch->in_tok = (uint32_t *)take(a, T); /* uint32_t is float-sized */
+    ch->in_rows = (uint32_t *)take(a, T * m->NIN); /* uint32_t is float-sized */
     ch->target = (uint32_t *)take(a, T);
 }
 
@@ -590,7 +612,7 @@ static void layout(smx_model *m, arena *a) {
     const size_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, T = m->T, V = m->V,
                  Vp = m->Vp, NL = m->NL, NB = m->NBCS;
     size_t off = 0;
-    m->emb = off; off += (V + m->NCOST) * DM;
+    m->emb = off; off += (size_t)m->n_rows * DM;
     for (size_t l = 0; l < NL; l++) {
         smx_layer_offsets *o = &m->L[l];
         o->ln_w = off; off += DM;
@@ -611,6 +633,8 @@ static void layout(smx_model *m, arena *a) {
     m->head_b = off;
     if (m->has_head_bias) off += V;
     m->n_params = off;
+    m->sparse_off = m->emb + (size_t)(V + m->NCOST) * DM;
+    m->sparse_end = m->emb + (size_t)m->n_rows * DM;
 
     m->theta = take(a, off);
     m->grad = take(a, off);
@@ -619,6 +643,14 @@ static void layout(smx_model *m, arena *a) {
     m->a_neg = take(a, NL * DI * DS);
     m->theta_next = take(a, off);
     m->a_neg_next = take(a, NL * DI * DS);
+    if (m->NGUESS) {
+        /* each step's gradient: a chunk and a replayed one, two guess slots each */
+        m->touched_cap = 2 * 2 * (uint32_t)T;
+        m->touched = (uint32_t *)take(a, m->touched_cap); /* uint32_t is float-sized */
+        m->stale = (uint32_t *)take(a, m->touched_cap);
+        m->is_touched = (uint8_t *)take(a, (m->NGUESS + 3) / 4);
+        m->row_step = (uint64_t *)take(a, 2 * (size_t)m->NGUESS); /* two floats a counter */
+    }
     m->h_live = take(a, NL * DI * DS);
     m->h_saved = take(a, NL * DI * DS);
     layout_chunk(m, a, &m->chunks[0]);
@@ -632,7 +664,7 @@ static void layout(smx_model *m, arena *a) {
     m->bscratch = take(a, SCRATCH_FIXED(m));
     m->head_part = take(a, T * DM * m->n_blocks);
     if (m->R) {
-        m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * 2 * T);
+        m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * (m->NIN + 1) * T);
         m->replay_h = take(a, NL * DI * DS);
         m->replay_scratch = take(a, SCRATCH_FIXED(m) + Vp);
     }
@@ -662,8 +694,8 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     rng r = {0x5eed0000ull ^ (uint64_t)p->seed};
     float *th = m->theta;
     fill_uniform(th + m->emb, V * DM, &r, 1.0f);
-    /* the cost buckets' rows after the tokens' start at zero: until the SSM
-     * learns, an input's cost changes nothing */
+    /* the rows after the tokens' (cost buckets, guesses) start at zero:
+     * until the SSM learns, they change nothing */
     for (size_t l = 0; l < NL; l++) {
         const smx_layer_offsets *o = &m->L[l];
         fill_const(th + o->ln_w, DM, 1.0f);

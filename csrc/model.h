@@ -47,7 +47,7 @@ typedef struct smx_chunk {
     smx_layer_cache c[SMX_MAX_LAYERS];
     float *xf_in, *fmean, *frstd, *xf; /* final layernorm, T x DM / T */
     float *probs;          /* T x Vp  model probabilities, turned into dlogits in place */
-    uint32_t *in_tok;      /* T inputs (smx_model_input: a token, and its cost's bucket) */
+    uint32_t *in_rows;     /* T x NIN: the embedding rows summed into each input */
     uint32_t *target;      /* T tokens that followed */
     float *h_start;        /* NL x DS x DI: state at the chunk start, where backpropagation stops */
     float *conv_start;     /* NL x (DC-1) x DI: SSM-branch inputs before the chunk, oldest first */
@@ -60,8 +60,11 @@ typedef struct smx_model {
     float *block;          /* every array below lives in this one allocation */
     size_t n_params;
     float *theta, *grad, *adam_m, *adam_v;
-    size_t emb;            /* (V + NCOST) x DM: the tokens' rows, then the cost buckets' */
+    size_t emb;            /* n_rows x DM: see "The SSM's input" below */
+    uint32_t n_rows;       /* V + NCOST + NGUESS */
     uint32_t NCOST;        /* cost buckets of the input (ssm_cost_input) */
+    uint32_t NGUESS;       /* rows of the context models' guesses (ssm_guess_input) */
+    uint32_t NIN;          /* rows summed per input */
     size_t lnf_w, lnf_b;   /* DM */
     size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
     size_t head_b;         /* V: a bias per token (only with has_head_bias) */
@@ -89,12 +92,25 @@ typedef struct smx_model {
     float *head_part;      /* partial sums of the head backward, per vocabulary block */
     size_t n_blocks;
 
+    /* The guess rows (ssm_guess_input) are most of the parameters, but each
+     * input reads only two of them: the Adam step clears, updates and copies
+     * only the rows a step's gradient touched (optim.c). With beta1 = 0 an
+     * untouched row would not move anyway; the decay its moments missed is
+     * applied when it is touched again. */
+    size_t sparse_off, sparse_end; /* the guess rows' span of the parameters (floats) */
+    uint32_t *touched;     /* guess rows (from 0) with a gradient in this step, first touch first */
+    uint32_t n_touched, touched_cap;
+    uint8_t *is_touched;   /* NGUESS flags */
+    uint64_t *row_step;    /* NGUESS: the Adam step that last updated each guess row */
+    uint32_t *stale;       /* rows the last aside step wrote to theta_next only */
+    uint32_t n_stale;
+
     /* Replay (p->replay > 0): the tokens of the last R full chunks, and the
      * room to recompute one of them beside the forward pass (the worker's
      * own chunk cache, state and scratch). */
     uint32_t R;
     uint64_t replay_stored;   /* full chunks stored so far */
-    uint32_t *replay_tokens;  /* R x 2T: each chunk's inputs, then its targets */
+    uint32_t *replay_tokens;  /* R x (NIN + 1) T: each chunk's input rows, then its targets */
     smx_chunk replay;         /* h_start and conv_start stay zero */
     float *replay_h, *replay_scratch;
 
@@ -107,18 +123,25 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);
 uint64_t smx_model_memory(const smx_params *p);
 void smx_model_free(smx_model *m);
 
-/* An input is a token id, and with ssm_cost_input the bucket of what it cost
- * to code plus one (0: none) in the bits above SMX_INPUT_TOKEN_BITS. */
-#define SMX_INPUT_TOKEN_BITS 16
-static inline uint32_t smx_model_input(uint32_t tok, uint32_t cost_bucket_plus_1) {
-    return tok | (cost_bucket_plus_1 << SMX_INPUT_TOKEN_BITS);
+/* The SSM's input at a position is the sum of NIN rows of its embedding:
+ * the previous token's row, then with ssm_cost_input a row for what that
+ * token cost to code, then with ssm_guess_input a row for the match model's
+ * predicted token and one for the n-gram tables' guess (smx_ngram_guess),
+ * by its order. Rows after the tokens' start at zero: until the SSM learns,
+ * they change nothing. A slot without a row holds SMX_ROW_NONE. */
+#define SMX_ROW_NONE UINT32_MAX
+enum { SMX_SLOT_TOKEN, SMX_SLOT_COST, SMX_SLOT_MATCH, SMX_SLOT_NGRAM, SMX_INPUT_MAX_ROWS };
+static inline uint32_t smx_row_cost(const smx_model *m, uint32_t bucket) { return m->V + bucket; }
+static inline uint32_t smx_row_match_guess(const smx_model *m, uint32_t tok) {
+    return m->V + m->NCOST + tok;
 }
-static inline uint32_t smx_input_token(uint32_t input) { return input & ((1u << SMX_INPUT_TOKEN_BITS) - 1u); }
-static inline uint32_t smx_input_bucket_plus_1(uint32_t input) { return input >> SMX_INPUT_TOKEN_BITS; }
+static inline uint32_t smx_row_ngram_guess(const smx_model *m, uint32_t order_index, uint32_t tok) {
+    return m->V + m->NCOST + m->V * (1u + order_index) + tok;
+}
 
-/* Runs one input (smx_model_input) at chunk position pos; leaves the SSM
+/* Runs one input (NIN rows, above) at chunk position pos; leaves the SSM
  * logits in logits (Vp entries; padding set very negative). */
-void smx_model_forward(smx_model *m, uint32_t pos, uint32_t input, float *logits);
+void smx_model_forward(smx_model *m, uint32_t pos, const uint32_t *rows, float *logits);
 
 /* Marks a chunk start: the live state becomes the point where gradients stop. */
 void smx_model_begin_chunk(smx_model *m);

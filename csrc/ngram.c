@@ -128,3 +128,18 @@ void smx_ngram_update(smx_ngram *g, uint32_t tok) {
     g->history[g->n_seen % SMX_NGRAM_HISTORY] = tok;
     g->n_seen++;
 }
+
+int smx_ngram_guess(const smx_ngram *g, uint32_t *order_index, uint32_t *tok) {
+    for (uint32_t k = g->n_orders; k-- > 0;) {
+        const uint32_t n = smx_ngram_count(g, k);
+        if (n == 0) continue;
+        const uint32_t *entries = smx_ngram_entries(g, k);
+        uint32_t best = entries[0];
+        for (uint32_t i = 1; i < n; i++)
+            if ((entries[i] & 0xffffu) > (best & 0xffffu)) best = entries[i];
+        *order_index = k;
+        *tok = best >> 16;
+        return 1;
+    }
+    return 0;
+}

@@ -70,6 +70,11 @@ static inline float smx_unigram_feature(const smx_ngram *g, uint32_t tok) {
     return g->uni_lut[c < SMX_NGRAM_LUT ? c : SMX_NGRAM_LUT - 1];
 }
 
+/* The longest order whose context (from smx_ngram_lookup) has been seen,
+ * in *order_index, and the token that most often followed it (the first
+ * of equals), in *tok; 0 if no order's context has been seen. */
+int smx_ngram_guess(const smx_ngram *g, uint32_t *order_index, uint32_t *tok);
+
 /* Records that tok followed the current contexts and appends it to the history. */
 void smx_ngram_update(smx_ngram *g, uint32_t tok);
 

@@ -21,11 +21,45 @@ static void refresh_derived(smx_model *m, const float *theta, float *a_neg) {
 
 void smx_refresh_derived(smx_model *m) { refresh_derived(m, m->theta, m->a_neg); }
 
-/* One Adam step on theta (in place) from m->grad, then its a_neg. */
-static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) {
+/* Adam over theta[lo, hi), elementwise, in fixed blocks. */
+static void adam_span(smx_model *m, const smx_params *p, float *theta, size_t lo, size_t hi, float lr_t,
+                      float gscale) {
+    for (size_t i0 = lo; i0 < hi; i0 += ADAM_BLOCK) {
+        size_t len = hi - i0 < ADAM_BLOCK ? hi - i0 : ADAM_BLOCK;
+        m->k->adam(theta + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
+                   p->eps, gscale);
+    }
+}
+
+/* b^n by squaring: the same multiplications on every machine. */
+static float power(float b, uint64_t n) {
+    float r = 1.0f;
+    for (; n; n >>= 1, b = b * b)
+        if (n & 1) r = r * b;
+    return r;
+}
+
+/* The squared norm of the gradient: one sequential reduction in the
+ * kernels' lane order over the dense spans, then each touched guess row in
+ * the order it was first touched (the rows not touched are zero). */
+static float grad_sumsq(const smx_model *m) {
     const smx_kernels *k = m->k;
-    /* The norm is one sequential reduction in the kernels' lane order. */
-    float norm = smx_sqrt(k->sumsq(m->grad, m->n_params));
+    if (m->sparse_end == m->sparse_off) return k->sumsq(m->grad, m->n_params);
+    float ss = k->sumsq(m->grad, m->sparse_off) + k->sumsq(m->grad + m->sparse_end, m->n_params - m->sparse_end);
+    for (uint32_t i = 0; i < m->n_touched; i++)
+        ss = ss + k->sumsq(m->grad + m->sparse_off + (size_t)m->touched[i] * m->DM, m->DM);
+    return ss;
+}
+
+/* One Adam step on theta from m->grad, then its a_neg. If theta is the
+ * parameters being read (in place), the guess rows it changes are copied
+ * to theta_next too; if it is theta_next (aside), it first takes every row
+ * it may not hold yet from theta: the dense spans, the rows the last aside
+ * step changed, and the rows this one changes. */
+static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) {
+    const size_t DM = m->DM, lo = m->sparse_off, hi = m->sparse_end;
+    const int aside = theta != m->theta;
+    float norm = smx_sqrt(grad_sumsq(m));
     float gscale = (norm > p->clip) ? p->clip / norm : 1.0f;
 
     m->adam_steps++;
@@ -33,10 +67,35 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
     m->b2_pow = m->b2_pow * p->beta2;
     float lr_t = p->lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
 
-    for (size_t i0 = 0; i0 < m->n_params; i0 += ADAM_BLOCK) {
-        size_t len = m->n_params - i0 < ADAM_BLOCK ? m->n_params - i0 : ADAM_BLOCK;
-        k->adam(theta + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
-                p->eps, gscale);
+    if (aside) {
+        memcpy(theta, m->theta, lo * sizeof(float));
+        memcpy(theta + hi, m->theta + hi, (m->n_params - hi) * sizeof(float));
+        for (uint32_t i = 0; i < m->n_stale; i++) {
+            const size_t r = lo + (size_t)m->stale[i] * DM;
+            memcpy(theta + r, m->theta + r, DM * sizeof(float));
+        }
+    }
+    adam_span(m, p, theta, 0, lo, lr_t, gscale);
+    adam_span(m, p, theta, hi, m->n_params, lr_t, gscale);
+    for (uint32_t i = 0; i < m->n_touched; i++) {
+        const size_t r = lo + (size_t)m->touched[i] * DM;
+        if (aside) memcpy(theta + r, m->theta + r, DM * sizeof(float));
+        /* the moments' decay over the steps that skipped this row */
+        const uint64_t missed = m->adam_steps - 1 - m->row_step[m->touched[i]];
+        if (missed) {
+            const float d1 = power(p->beta1, missed), d2 = power(p->beta2, missed);
+            for (size_t j = r; j < r + DM; j++) {
+                m->adam_m[j] = m->adam_m[j] * d1;
+                m->adam_v[j] = m->adam_v[j] * d2;
+            }
+        }
+        m->row_step[m->touched[i]] = m->adam_steps;
+        adam_span(m, p, theta, r, r + DM, lr_t, gscale);
+        if (!aside) memcpy(m->theta_next + r, theta + r, DM * sizeof(float));
+    }
+    if (aside) { /* after the swap, the other buffer lacks exactly these rows */
+        memcpy(m->stale, m->touched, m->n_touched * sizeof(uint32_t));
+        m->n_stale = m->n_touched;
     }
     refresh_derived(m, theta, a_neg);
 }
@@ -44,6 +103,5 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
 void smx_adam_step(smx_model *m, const smx_params *p) { adam(m, p, m->theta, m->a_neg); }
 
 void smx_adam_step_aside(smx_model *m, const smx_params *p) {
-    memcpy(m->theta_next, m->theta, m->n_params * sizeof(float));
     adam(m, p, m->theta_next, m->a_neg_next);
 }

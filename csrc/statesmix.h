@@ -84,6 +84,12 @@ typedef struct smx_params {
                                 to code, in this many buckets of 2 nats (the last open-
                                 ended; at most 64): the SSM sees where the whole model was
                                 surprised. 0: the token's embedding alone */
+    /* format 13; 0 in older files */
+    uint32_t ssm_guess_input; /* 1: the SSM's input also adds learnt vectors for what the
+                                 context models expect next: the match model's predicted
+                                 token, and the most frequent follower of the longest
+                                 n-gram context found (one table per order), so the SSM
+                                 learns when they are right. 0: not */
 } smx_params;
 
 typedef struct smx_stats {

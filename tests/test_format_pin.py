@@ -22,7 +22,8 @@ from statesmix.params import LEVELS, levels_of_version
 # level (the binary mixer's weight set chosen by the favourite token),
 # version 10 every level (the token mixture's weight for the SSM's logits),
 # version 11 every level (the SSM's loss weighted by what each token cost),
-# version 12 levels 1-8 (the SSM's input carrying what the last token cost).
+# version 12 levels 1-8 (the SSM's input carrying what the last token cost),
+# version 13 every level (the SSM's input carrying the context models' guesses).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -34,6 +35,7 @@ PINNED = {
     10: "977e9f6bea7b7e32f9faf7c2f16f0742f7386948b19049258d58bd01e6f8e5b7",
     11: "0b6cb7515ded2682eac7293a23c7e842db0756f87f65e4be97ba46e3c68565ad",
     12: "bc723d5622eb2d3e275001701ca12215c6815c9c0c771aed6a9cac9b163f46c1",
+    13: "312082655de8c21183c6ce1b85e0700d4a0a66f2c1b06c48aea2b3a71dec4891",
 }
 
 
@@ -101,14 +103,14 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
         statesmix.decompress(lying)
 
 
-@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6)])
+@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
     (versions 4 and 6 had another level 9, version 5 other levels 1-6, version 7
     other levels 1-8, version 8 no favourite-token weight set, version 9 no
     weight for the SSM's logits, version 10 an unweighted SSM loss, version 11
-    no cost in the SSM's input)."""
+    no cost in the SSM's input, version 12 no guesses in it)."""
     import statesmix
     from statesmix import container, params
 
@@ -129,7 +131,8 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
 def test_parameter_blocks_of_every_layout_read_back():
     """Format 6 appended head_bias and ssm_hidden, format 8 replay and
     replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight,
-    format 11 ssm_cost_focus, format 12 ssm_cost_input: a block that leaves a group's
+    format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
+    ssm_guess_input: a block that leaves a group's
     fields at 0 is written without them (and without any later group's), and
     reads them as 0."""
     from statesmix.params import Params
@@ -146,21 +149,24 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert v10.mix_ssm_weight == 1 and v10.ssm_cost_focus == 0.0
     v11 = levels_of_version(11)[6].params
     assert v11.ssm_cost_focus == 0.5 and v11.ssm_cost_input == 0
-    v12 = LEVELS[6].params
-    assert v12.ssm_cost_input == 6
+    v12 = levels_of_version(12)[6].params
+    assert v12.ssm_cost_input == 6 and v12.ssm_guess_input == 0
+    v13 = LEVELS[6].params
+    assert v13.ssm_guess_input == 1
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
     assert len(v10.to_bytes()) == len(v9.to_bytes()) + 4
     assert len(v11.to_bytes()) == len(v10.to_bytes()) + 4
     assert len(v12.to_bytes()) == len(v11.to_bytes()) + 4
-    for p in (v5, v7, v8, v9, v10, v11, v12):
+    assert len(v13.to_bytes()) == len(v12.to_bytes()) + 4
+    for p in (v5, v7, v8, v9, v10, v11, v12, v13):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
         assert (back.head_bias, back.replay, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
-                back.ssm_cost_focus, back.ssm_cost_input) == (p.head_bias, p.replay, p.replay_chunks,
-                                                              p.bin_top_select, p.mix_ssm_weight,
-                                                              p.ssm_cost_focus, p.ssm_cost_input)
+                back.ssm_cost_focus, back.ssm_cost_input, back.ssm_guess_input) == (
+                    p.head_bias, p.replay, p.replay_chunks, p.bin_top_select, p.mix_ssm_weight,
+                    p.ssm_cost_focus, p.ssm_cost_input, p.ssm_guess_input)
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden)
     # replay set while format 6's fields are 0: format 8's layout, both groups back
     only_replay = v5.replace(replay=0.25, replay_chunks=7)

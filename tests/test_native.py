@@ -74,6 +74,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"ssm_cost_focus": 4.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
         ({"ssm_cost_input": 65}, "ssm_cost_input"),
+        ({"ssm_guess_input": 2}, "ssm_guess_input"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -264,6 +265,33 @@ def test_ssm_cost_input_round_trips_and_only_changes_what_the_ssm_learns(text, b
     assert still[0] == still[1]
     grown = engine_memory(base.replace(ssm_cost_input=6)) - engine_memory(base)
     assert grown >= 6 * base.d_model * 4 * 4 and grown < 1 << 16
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_guess_input_round_trips_and_only_changes_what_the_ssm_learns(text, bin_bits):
+    """ssm_guess_input adds to the SSM's input learnt vectors for the match
+    model's predicted token and the n-gram tables' guess, with and without
+    the cost input, ssm_coded and replay (whose stored chunks carry the
+    guesses). The vectors start at zero, so with the SSM frozen (lr 0) the
+    output is the same; they cost (1 + n_orders) x vocab x d_model floats of
+    parameters and their Adam state."""
+    tok, ids, base = _small_params(text, bin_bits)
+    base = base.replace(match_min_len=5)
+    variants = []
+    for p in (base, base.replace(ssm_cost_input=6), base.replace(ssm_coded=0.5),
+              base.replace(steps_rest=1, replay=0.5, replay_chunks=64)):
+        variants += [p, p.replace(ssm_guess_input=1)]
+    # without n-grams or the match model only the other one guesses
+    variants += [base.replace(ssm_guess_input=1, n_orders=0, orders=[], lambda_=[], alpha=[]),
+                 base.replace(ssm_guess_input=1, match_min_len=0)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    frozen = base.replace(lr=0.0)
+    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_guess_input=1)])
+    assert still[0] == still[1]
+    grown = engine_memory(base.replace(ssm_guess_input=1)) - engine_memory(base)
+    rows = (1 + base.n_orders) * base.vocab
+    assert grown >= rows * base.d_model * 4 * 4 and grown < rows * base.d_model * 4 * 8 + (1 << 16)
 
 
 @pytest.mark.parametrize("bin_bits", [0, 12])
