@@ -431,18 +431,15 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
 }
 
 void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
-    if (m->sparse_end > m->sparse_off) {
-        /* the guess rows' gradient is zero but where the last step touched it */
-        memset(m->grad, 0, m->sparse_off * sizeof(float));
-        memset(m->grad + m->sparse_end, 0, (m->n_params - m->sparse_end) * sizeof(float));
-        for (uint32_t i = 0; i < m->n_touched; i++) {
-            memset(m->grad + m->sparse_off + (size_t)m->touched[i] * m->DM, 0, m->DM * sizeof(float));
-            m->is_touched[m->touched[i]] = 0;
-        }
-        m->n_touched = 0;
-    } else {
-        memset(m->grad, 0, m->n_params * sizeof(float));
+    /* the guess rows' gradient is zero but where the last step touched it
+     * (without guess rows the two spans are the whole gradient) */
+    memset(m->grad, 0, m->sparse_off * sizeof(float));
+    memset(m->grad + m->sparse_end, 0, (m->n_params - m->sparse_end) * sizeof(float));
+    for (uint32_t i = 0; i < m->n_touched; i++) {
+        memset(m->grad + m->sparse_off + (size_t)m->touched[i] * m->DM, 0, m->DM * sizeof(float));
+        m->is_touched[m->touched[i]] = 0;
     }
+    m->n_touched = 0;
     smx_model_backward(m, ch, n);
 }
 
@@ -644,10 +641,11 @@ static void layout(smx_model *m, arena *a) {
     m->theta_next = take(a, off);
     m->a_neg_next = take(a, NL * DI * DS);
     if (m->NGUESS) {
-        /* each step's gradient: a chunk and a replayed one, two guess slots each */
-        m->touched_cap = 2 * 2 * (uint32_t)T;
-        m->touched = (uint32_t *)take(a, m->touched_cap); /* uint32_t is float-sized */
-        m->stale = (uint32_t *)take(a, m->touched_cap);
+        /* a step's gradient touches at most a chunk's and a replayed one's
+         * positions, two guess slots each */
+        const size_t most_touched = 2 * 2 * T;
+        m->touched = (uint32_t *)take(a, most_touched); /* uint32_t is float-sized */
+        m->stale = (uint32_t *)take(a, most_touched);
         m->is_touched = (uint8_t *)take(a, (m->NGUESS + 3) / 4);
         m->row_step = (uint64_t *)take(a, 2 * (size_t)m->NGUESS); /* two floats a counter */
     }

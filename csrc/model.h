@@ -99,7 +99,7 @@ typedef struct smx_model {
      * applied when it is touched again. */
     size_t sparse_off, sparse_end; /* the guess rows' span of the parameters (floats) */
     uint32_t *touched;     /* guess rows (from 0) with a gradient in this step, first touch first */
-    uint32_t n_touched, touched_cap;
+    uint32_t n_touched;
     uint8_t *is_touched;   /* NGUESS flags */
     uint64_t *row_step;    /* NGUESS: the Adam step that last updated each guess row */
     uint32_t *stale;       /* rows the last aside step wrote to theta_next only */

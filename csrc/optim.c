@@ -44,6 +44,7 @@ static float power(float b, uint64_t n) {
  * the order it was first touched (the rows not touched are zero). */
 static float grad_sumsq(const smx_model *m) {
     const smx_kernels *k = m->k;
+    /* without guess rows, one reduction as before: older formats' bytes */
     if (m->sparse_end == m->sparse_off) return k->sumsq(m->grad, m->n_params);
     float ss = k->sumsq(m->grad, m->sparse_off) + k->sumsq(m->grad + m->sparse_end, m->n_params - m->sparse_end);
     for (uint32_t i = 0; i < m->n_touched; i++)

@@ -117,6 +117,19 @@ def _small_params(text, bin_bits):
     return tok, tok.encode(text[:20_000]), base
 
 
+def _assert_no_effect_when_frozen(pieces, ids, base, **change):
+    """With the SSM frozen (lr 0), the change leaves the output as it is: it
+    acts only through what the SSM learns."""
+    frozen = base.replace(lr=0.0)
+    still = _payloads_that_round_trip(pieces, ids, [frozen, frozen.replace(**change)])
+    assert still[0] == still[1]
+
+
+def _with_replay(p):
+    """p with replay, which rides on the pipeline's one-step training (steps_rest 1)."""
+    return p.replace(steps_rest=1, replay=0.5, replay_chunks=64)
+
+
 def _payloads_that_round_trip(pieces, ids, variants):
     """Encodes ids with each parameter set on two threads, decodes on one."""
     outputs = []
@@ -240,9 +253,7 @@ def test_ssm_cost_focus_round_trips_and_only_changes_how_the_ssm_learns(text, bi
         variants += [p, p.replace(ssm_cost_focus=1.0), p.replace(ssm_cost_focus=2.5)]
     outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
-    frozen = base.replace(lr=0.0)
-    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_focus=1.0)])
-    assert still[0] == still[1]
+    _assert_no_effect_when_frozen(tok.vocab.pieces, ids, base, ssm_cost_focus=1.0)
     assert engine_memory(base.replace(ssm_cost_focus=1.0)) == engine_memory(base)
 
 
@@ -255,14 +266,11 @@ def test_ssm_cost_input_round_trips_and_only_changes_what_the_ssm_learns(text, b
     they cost n x d_model floats of parameters and their Adam state."""
     tok, ids, base = _small_params(text, bin_bits)
     variants = []
-    # replay rides on the one-step training of the pipeline (steps_rest 1)
-    for p in (base, base.replace(ssm_coded=0.5), base.replace(steps_rest=1, replay=0.5, replay_chunks=64)):
+    for p in (base, base.replace(ssm_coded=0.5), _with_replay(base)):
         variants += [p, p.replace(ssm_cost_input=1), p.replace(ssm_cost_input=2), p.replace(ssm_cost_input=6)]
     outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
-    frozen = base.replace(lr=0.0)
-    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_cost_input=6)])
-    assert still[0] == still[1]
+    _assert_no_effect_when_frozen(tok.vocab.pieces, ids, base, ssm_cost_input=6)
     grown = engine_memory(base.replace(ssm_cost_input=6)) - engine_memory(base)
     assert grown >= 6 * base.d_model * 4 * 4 and grown < 1 << 16
 
@@ -278,17 +286,14 @@ def test_ssm_guess_input_round_trips_and_only_changes_what_the_ssm_learns(text, 
     tok, ids, base = _small_params(text, bin_bits)
     base = base.replace(match_min_len=5)
     variants = []
-    for p in (base, base.replace(ssm_cost_input=6), base.replace(ssm_coded=0.5),
-              base.replace(steps_rest=1, replay=0.5, replay_chunks=64)):
+    for p in (base, base.replace(ssm_cost_input=6), base.replace(ssm_coded=0.5), _with_replay(base)):
         variants += [p, p.replace(ssm_guess_input=1)]
     # without n-grams or the match model only the other one guesses
     variants += [base.replace(ssm_guess_input=1, n_orders=0, orders=[], lambda_=[], alpha=[]),
                  base.replace(ssm_guess_input=1, match_min_len=0)]
     outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
     assert len(set(outputs)) == len(outputs)
-    frozen = base.replace(lr=0.0)
-    still = _payloads_that_round_trip(tok.vocab.pieces, ids, [frozen, frozen.replace(ssm_guess_input=1)])
-    assert still[0] == still[1]
+    _assert_no_effect_when_frozen(tok.vocab.pieces, ids, base, ssm_guess_input=1)
     grown = engine_memory(base.replace(ssm_guess_input=1)) - engine_memory(base)
     rows = (1 + base.n_orders) * base.vocab
     assert grown >= rows * base.d_model * 4 * 4 and grown < rows * base.d_model * 4 * 8 + (1 << 16)
