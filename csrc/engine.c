@@ -20,6 +20,7 @@
 #include "predictor.h"
 #include "rangecoder.h"
 #include "smx_math.h"
+#include "ssm_context.h"
 #include "statesmix.h"
 
 /* ssm_cost_input: what the previous token cost to code, in buckets of this
@@ -58,6 +59,7 @@ struct smx_engine {
     smx_ngram ngram;
     smx_tokenmix mixer;
     smx_match match;
+    smx_ssm_context ctx; /* the SSM's hashed context inputs (ssm_context_bits) */
     smx_predictor pred;  /* the binary stage, used when p.bin_bits > 0 */
     uint8_t *tok_bytes;  /* the bytes of every token id (see smx_engine_new) */
     uint32_t *tok_end;
@@ -146,6 +148,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
     REQUIRE(p->ssm_cost_input <= COST_INPUT_MAX_BUCKETS, "ssm_cost_input must be in [0, 64]");
     REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");
+    REQUIRE(p->ssm_context_bits <= 22, "ssm_context_bits must be in [0, 22]");
+    REQUIRE(p->ssm_context_min <= 255, "ssm_context_min must be in [0, 255]");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -197,7 +201,8 @@ uint64_t smx_params_memory(const smx_params *p) {
     uint64_t vp = (p->vocab + 7u) & ~7u;
     uint64_t total = sizeof(smx_engine) + 5 * vp * sizeof(float);
     total += (uint64_t)p->vocab * (SMX_MAX_TOKEN_BYTES + sizeof(uint32_t)); /* token table, at most */
-    total += smx_model_memory(p) + smx_ngram_memory(p) + smx_tokenmix_memory(p) + smx_match_memory(p);
+    total += smx_model_memory(p) + smx_ngram_memory(p) + smx_tokenmix_memory(p) + smx_match_memory(p) +
+             smx_ssm_context_memory(p);
     if (p->bin_bits) total += smx_predictor_memory(p);
     return total;
 }
@@ -258,9 +263,11 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
     int ngram_ok = model_ok && smx_ngram_init(&e->ngram, p) == 0;
     int mixer_ok = ngram_ok && smx_tokenmix_init(&e->mixer, p) == 0;
     int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
-    int bin_ok = match_ok && (p->bin_bits == 0 || smx_predictor_init(&e->pred, p, e->k, e->tok_bytes, e->tok_end) == 0);
+    int ctx_ok = match_ok && smx_ssm_context_init(&e->ctx, p) == 0;
+    int bin_ok = ctx_ok && (p->bin_bits == 0 || smx_predictor_init(&e->pred, p, e->k, e->tok_bytes, e->tok_end) == 0);
     fp_mode_leave(caller_mode);
     if (!bin_ok) {
+        if (ctx_ok) smx_ssm_context_free(&e->ctx);
         if (match_ok) smx_match_free(&e->match);
         if (mixer_ok) smx_tokenmix_free(&e->mixer);
         if (ngram_ok) smx_ngram_free(&e->ngram);
@@ -277,6 +284,7 @@ void smx_engine_free(smx_engine *e) {
     if (!e) return;
     worker_stop(e);
     if (e->p.bin_bits) smx_predictor_free(&e->pred);
+    smx_ssm_context_free(&e->ctx);
     smx_match_free(&e->match);
     smx_tokenmix_free(&e->mixer);
     smx_ngram_free(&e->ngram);
@@ -409,8 +417,10 @@ static void end_chunk(smx_engine *e, uint32_t n) {
  * the bucket of what it cost to code (none before the first token), measured
  * on enwik8 and the mixed corpus in buckets of 2 nats (bench/README.md,
  * "Format 12"); with ssm_guess_input what the match model and the n-gram
- * tables expect next ("Format 13"). The n-gram contexts must be looked up. */
-static void model_input(const smx_engine *e, uint32_t *rows) {
+ * tables expect next ("Format 13"); with ssm_context_bits the hashed
+ * contexts' rows ("Format 14"). The n-gram contexts must be looked up. Call
+ * once per position (it counts the contexts' visits). */
+static void model_input(smx_engine *e, uint32_t *rows) {
     const smx_model *m = &e->model;
     const uint32_t n = e->p.ssm_cost_input;
     for (uint32_t i = 0; i < SMX_INPUT_MAX_ROWS; i++) rows[i] = SMX_ROW_NONE;
@@ -420,11 +430,19 @@ static void model_input(const smx_engine *e, uint32_t *rows) {
         const uint32_t bucket = c < (float)(n - 1) ? (uint32_t)c : n - 1; /* NaN: the last */
         rows[SMX_SLOT_COST] = smx_row_cost(m, bucket);
     }
-    if (!e->p.ssm_guess_input) return;
-    const int64_t match_tok = smx_match_predicted(&e->match);
-    if (match_tok >= 0) rows[SMX_SLOT_MATCH] = smx_row_match_guess(m, (uint32_t)match_tok);
-    uint32_t order_index, tok;
-    if (smx_ngram_guess(&e->ngram, &order_index, &tok)) rows[SMX_SLOT_NGRAM] = smx_row_ngram_guess(m, order_index, tok);
+    if (e->p.ssm_guess_input) {
+        const int64_t match_tok = smx_match_predicted(&e->match);
+        if (match_tok >= 0) rows[SMX_SLOT_MATCH] = smx_row_match_guess(m, (uint32_t)match_tok);
+        uint32_t order_index, tok;
+        if (smx_ngram_guess(&e->ngram, &order_index, &tok))
+            rows[SMX_SLOT_NGRAM] = smx_row_ngram_guess(m, order_index, tok);
+    }
+    if (e->p.ssm_context_bits) {
+        uint32_t ctx[SMX_CONTEXTS];
+        smx_ssm_context_rows(&e->ctx, ctx);
+        for (uint32_t i = 0; i < SMX_CONTEXTS; i++)
+            if (ctx[i] != SMX_CONTEXT_NONE) rows[SMX_SLOT_PAIR + i] = smx_row_context(m, ctx[i]);
+    }
 }
 
 /* Step 1, and step 2 without the binary stage: leaves the mixture in
@@ -520,6 +538,10 @@ static void learn(smx_engine *e, uint32_t tok) {
     smx_tokenmix_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
     smx_match_update(&e->match, tok);
+    if (e->p.ssm_context_bits) {
+        const uint32_t lo = tok ? e->tok_end[tok - 1] : 0;
+        smx_ssm_context_update(&e->ctx, tok, e->tok_bytes + lo, e->tok_end[tok] - lo);
+    }
     e->prev_tok = tok;
     if (++e->chunk_pos == e->p.chunk) end_chunk(e, e->p.chunk);
 }

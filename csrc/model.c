@@ -239,15 +239,15 @@ static void embed_forward(const smx_model *m, const uint32_t *rows, float *x) {
     }
 }
 
-/* Every row embed_forward added takes the input's gradient dx; the guess
- * rows it touches are listed for the sparse Adam step. */
+/* Every row embed_forward added takes the input's gradient dx; the sparse
+ * rows (guesses, contexts) it touches are listed for the sparse Adam step. */
 static void embed_backward(smx_model *m, const uint32_t *rows, const float *dx) {
-    const uint32_t DM = m->DM, first_guess = m->V + m->NCOST;
+    const uint32_t DM = m->DM, first_sparse = m->V + m->NCOST;
     for (uint32_t i = 0; i < m->NIN; i++) {
         if (rows[i] == SMX_ROW_NONE) continue;
-        if (rows[i] >= first_guess && !m->is_touched[rows[i] - first_guess]) {
-            m->is_touched[rows[i] - first_guess] = 1;
-            m->touched[m->n_touched++] = rows[i] - first_guess;
+        if (rows[i] >= first_sparse && !m->is_touched[rows[i] - first_sparse]) {
+            m->is_touched[rows[i] - first_sparse] = 1;
+            m->touched[m->n_touched++] = rows[i] - first_sparse;
         }
         float *de = m->grad + m->emb + (size_t)rows[i] * DM;
         for (uint32_t d = 0; d < DM; d++) de[d] = de[d] + dx[d];
@@ -431,8 +431,8 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
 }
 
 void smx_model_chunk_gradient(smx_model *m, smx_chunk *ch, uint32_t n) {
-    /* the guess rows' gradient is zero but where the last step touched it
-     * (without guess rows the two spans are the whole gradient) */
+    /* the sparse rows' gradient is zero but where the last step touched it
+     * (without sparse rows the two spans are the whole gradient) */
     memset(m->grad, 0, m->sparse_off * sizeof(float));
     memset(m->grad + m->sparse_end, 0, (m->n_params - m->sparse_end) * sizeof(float));
     for (uint32_t i = 0; i < m->n_touched; i++) {
@@ -567,8 +567,10 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->R = p->replay > 0.0f ? p->replay_chunks : 0;
     m->NCOST = p->ssm_cost_input;
     m->NGUESS = p->ssm_guess_input ? m->V * (1u + p->n_orders) : 0;
-    m->NIN = p->ssm_guess_input ? SMX_INPUT_MAX_ROWS : SMX_SLOT_COST + 1;
-    m->n_rows = m->V + m->NCOST + m->NGUESS;
+    m->NCTX = p->ssm_context_bits ? 1u << p->ssm_context_bits : 0;
+    m->NSPARSE = m->NGUESS + m->NCTX;
+    m->NIN = p->ssm_context_bits ? SMX_INPUT_MAX_ROWS : p->ssm_guess_input ? SMX_SLOT_NGRAM + 1 : SMX_SLOT_COST + 1;
+    m->n_rows = m->V + m->NCOST + m->NSPARSE;
 }
 
 /* Assigns one chunk's activation cache from a. */
@@ -640,14 +642,14 @@ static void layout(smx_model *m, arena *a) {
     m->a_neg = take(a, NL * DI * DS);
     m->theta_next = take(a, off);
     m->a_neg_next = take(a, NL * DI * DS);
-    if (m->NGUESS) {
+    if (m->NSPARSE) {
         /* a step's gradient touches at most a chunk's and a replayed one's
-         * positions, two guess slots each */
-        const size_t most_touched = 2 * 2 * T;
+         * positions, each through its slots after the cost's */
+        const size_t most_touched = 2 * (size_t)(m->NIN - (SMX_SLOT_COST + 1)) * T;
         m->touched = (uint32_t *)take(a, most_touched); /* uint32_t is float-sized */
         m->stale = (uint32_t *)take(a, most_touched);
-        m->is_touched = (uint8_t *)take(a, (m->NGUESS + 3) / 4);
-        m->row_step = (uint64_t *)take(a, 2 * (size_t)m->NGUESS); /* two floats a counter */
+        m->is_touched = (uint8_t *)take(a, (m->NSPARSE + 3) / 4);
+        m->row_step = (uint64_t *)take(a, 2 * (size_t)m->NSPARSE); /* two floats a counter */
     }
     m->h_live = take(a, NL * DI * DS);
     m->h_saved = take(a, NL * DI * DS);
@@ -692,7 +694,7 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     rng r = {0x5eed0000ull ^ (uint64_t)p->seed};
     float *th = m->theta;
     fill_uniform(th + m->emb, V * DM, &r, 1.0f);
-    /* the rows after the tokens' (cost buckets, guesses) start at zero:
+    /* the rows after the tokens' (cost buckets, guesses, contexts) start at zero:
      * until the SSM learns, they change nothing */
     for (size_t l = 0; l < NL; l++) {
         const smx_layer_offsets *o = &m->L[l];

@@ -61,9 +61,11 @@ typedef struct smx_model {
     size_t n_params;
     float *theta, *grad, *adam_m, *adam_v;
     size_t emb;            /* n_rows x DM: see "The SSM's input" below */
-    uint32_t n_rows;       /* V + NCOST + NGUESS */
+    uint32_t n_rows;       /* V + NCOST + NSPARSE */
     uint32_t NCOST;        /* cost buckets of the input (ssm_cost_input) */
     uint32_t NGUESS;       /* rows of the context models' guesses (ssm_guess_input) */
+    uint32_t NCTX;         /* rows of the hashed contexts (ssm_context_bits) */
+    uint32_t NSPARSE;      /* NGUESS + NCTX: the rows the Adam step updates sparsely */
     uint32_t NIN;          /* rows summed per input */
     size_t lnf_w, lnf_b;   /* DM */
     size_t head;           /* DM x Vp, d-major so the logit kernel runs along the vocabulary */
@@ -92,16 +94,17 @@ typedef struct smx_model {
     float *head_part;      /* partial sums of the head backward, per vocabulary block */
     size_t n_blocks;
 
-    /* The guess rows (ssm_guess_input) are most of the parameters, but each
-     * input reads only two of them: the Adam step clears, updates and copies
-     * only the rows a step's gradient touched (optim.c). With beta1 = 0 an
-     * untouched row would not move anyway; the decay its moments missed is
-     * applied when it is touched again. */
-    size_t sparse_off, sparse_end; /* the guess rows' span of the parameters (floats) */
-    uint32_t *touched;     /* guess rows (from 0) with a gradient in this step, first touch first */
+    /* The sparse rows (the guesses of ssm_guess_input, the contexts of
+     * ssm_context_bits) are most of the parameters, but each input reads only
+     * a few of them: the Adam step clears, updates and copies only the rows a
+     * step's gradient touched (optim.c). With beta1 = 0 an untouched row
+     * would not move anyway; the decay its moments missed is applied when it
+     * is touched again. */
+    size_t sparse_off, sparse_end; /* the sparse rows' span of the parameters (floats) */
+    uint32_t *touched;     /* sparse rows (from 0) with a gradient in this step, first touch first */
     uint32_t n_touched;
-    uint8_t *is_touched;   /* NGUESS flags */
-    uint64_t *row_step;    /* NGUESS: the Adam step that last updated each guess row */
+    uint8_t *is_touched;   /* NSPARSE flags */
+    uint64_t *row_step;    /* NSPARSE: the Adam step that last updated each sparse row */
     uint32_t *stale;       /* rows the last aside step wrote to theta_next only */
     uint32_t n_stale;
 
@@ -127,16 +130,22 @@ void smx_model_free(smx_model *m);
  * the previous token's row, then with ssm_cost_input a row for what that
  * token cost to code, then with ssm_guess_input a row for the match model's
  * predicted token and one for the n-gram tables' guess (smx_ngram_guess),
- * by its order. Rows after the tokens' start at zero: until the SSM learns,
- * they change nothing. A slot without a row holds SMX_ROW_NONE. */
+ * by its order, then with ssm_context_bits the rows of the hashed contexts
+ * (ssm_context.h). Rows after the tokens' start at zero: until the SSM
+ * learns, they change nothing. A slot without a row holds SMX_ROW_NONE. */
 #define SMX_ROW_NONE UINT32_MAX
-enum { SMX_SLOT_TOKEN, SMX_SLOT_COST, SMX_SLOT_MATCH, SMX_SLOT_NGRAM, SMX_INPUT_MAX_ROWS };
+enum { SMX_SLOT_TOKEN, SMX_SLOT_COST, SMX_SLOT_MATCH, SMX_SLOT_NGRAM, SMX_SLOT_PAIR, SMX_SLOT_WORD,
+       SMX_INPUT_MAX_ROWS };
 static inline uint32_t smx_row_cost(const smx_model *m, uint32_t bucket) { return m->V + bucket; }
 static inline uint32_t smx_row_match_guess(const smx_model *m, uint32_t tok) {
     return m->V + m->NCOST + tok;
 }
 static inline uint32_t smx_row_ngram_guess(const smx_model *m, uint32_t order_index, uint32_t tok) {
     return m->V + m->NCOST + m->V * (1u + order_index) + tok;
+}
+/* index: a row of the context table, in [0, NCTX) */
+static inline uint32_t smx_row_context(const smx_model *m, uint32_t index) {
+    return m->V + m->NCOST + m->NGUESS + index;
 }
 
 /* Runs one input (NIN rows, above) at chunk position pos; leaves the SSM

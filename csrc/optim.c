@@ -40,11 +40,11 @@ static float power(float b, uint64_t n) {
 }
 
 /* The squared norm of the gradient: one sequential reduction in the
- * kernels' lane order over the dense spans, then each touched guess row in
+ * kernels' lane order over the dense spans, then each touched sparse row in
  * the order it was first touched (the rows not touched are zero). */
 static float grad_sumsq(const smx_model *m) {
     const smx_kernels *k = m->k;
-    /* without guess rows, one reduction as before: older formats' bytes */
+    /* without sparse rows, one reduction as before: older formats' bytes */
     if (m->sparse_end == m->sparse_off) return k->sumsq(m->grad, m->n_params);
     float ss = k->sumsq(m->grad, m->sparse_off) + k->sumsq(m->grad + m->sparse_end, m->n_params - m->sparse_end);
     for (uint32_t i = 0; i < m->n_touched; i++)
@@ -53,7 +53,7 @@ static float grad_sumsq(const smx_model *m) {
 }
 
 /* One Adam step on theta from m->grad, then its a_neg. If theta is the
- * parameters being read (in place), the guess rows it changes are copied
+ * parameters being read (in place), the sparse rows it changes are copied
  * to theta_next too; if it is theta_next (aside), it first takes every row
  * it may not hold yet from theta: the dense spans, the rows the last aside
  * step changed, and the rows this one changes. */

@@ -90,6 +90,13 @@ typedef struct smx_params {
                                  token, and the most frequent follower of the longest
                                  n-gram context found (one table per order), so the SSM
                                  learns when they are right. 0: not */
+    /* format 14; 0 in older files */
+    uint32_t ssm_context_bits; /* > 0: the SSM's input also adds learnt rows for the last two
+                                  tokens together and for the current word's bytes so far,
+                                  from one table of 2^bits rows by a hash of each (at most
+                                  2^22): a memory of what followed each context. 0: none */
+    uint32_t ssm_context_min;  /* a context's row is read only once the context has come
+                                  this many times (at most 255) */
 } smx_params;
 
 typedef struct smx_stats {

@@ -24,6 +24,7 @@ SOURCES = [
     "ngram.c",
     "tokenmix.c",
     "match.c",
+    "ssm_context.c",
     "predictor.c",
     "bitstate.c",
     "ctxmap.c",

@@ -30,10 +30,11 @@ class Variant:
 
 def _bare(p: Params) -> Params:
     """The SSM's distribution, coded directly: every other component off, its
-    loss unweighted and its input the token alone (ssm_cost_focus and
-    ssm_cost_input follow what the whole model's prediction cost; alone, the
-    SSM's own cost would stand in for it; ssm_guess_input reads the context
-    models, which are off)."""
+    loss unweighted and its input the token and its own hashed contexts
+    (ssm_cost_focus and ssm_cost_input follow what the whole model's
+    prediction cost; alone, the SSM's own cost would stand in for it;
+    ssm_guess_input reads the context models, which are off;
+    ssm_context_bits reads only the tokens, so it stays)."""
     return p.replace(n_orders=0, orders=[], lambda_=[], alpha=[], unigram_weight=0.0, mix_lr=0.0,
                      match_min_len=0, bin_bits=0, ssm_cost_focus=0.0,
                      ssm_cost_input=0, ssm_guess_input=0)

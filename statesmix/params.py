@@ -87,7 +87,12 @@ _FIELDS_12: List[Tuple[str, str]] = [
 _FIELDS_13: List[Tuple[str, str]] = [
     ("ssm_guess_input", "u"),
 ]
-_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13)
+# Fields added by format 14.
+_FIELDS_14: List[Tuple[str, str]] = [
+    ("ssm_context_bits", "u"),
+    ("ssm_context_min", "u"),
+]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13, _FIELDS_14)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -147,6 +152,8 @@ class Params:
     ssm_cost_focus: float = 0.0
     ssm_cost_input: int = 0
     ssm_guess_input: int = 0
+    ssm_context_bits: int = 0
+    ssm_context_min: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -228,6 +235,10 @@ class Params:
             # no more replay slots than the input has full chunks (at least 2: the
             # newest chunk is never replayed, so 1 would never replay)
             changes["replay_chunks"] = min(self.replay_chunks, max(2, n_tokens // self.chunk))
+        if self.ssm_context_bits:
+            # the SSM's context table: about a row per token, at least 2^10
+            want_ctx = max(10, math.ceil(math.log2(max(1, n_tokens))))
+            changes["ssm_context_bits"] = min(self.ssm_context_bits, want_ctx)
         return self.replace(**changes)
 
 
@@ -397,8 +408,18 @@ _LEVELS_12: Dict[int, Level] = {
 # First 1 MB of enwik8: level 6 211,305 -> 210,036 bytes (-0.60%), levels 1
 # and 9 -0.59%; 4.15 MB -0.71%. The mixed corpus, 300 KB of each file, level
 # 6: -0.14%, smaller on 12 of 15 (bench/README.md, "Format 13").
-LEVELS: Dict[int, Level] = {
+_LEVELS_13: Dict[int, Level] = {
     level: lv.replace_params(ssm_guess_input=1) for level, lv in _LEVELS_12.items()
+}
+
+# Format 14, every level: the SSM's input also adds learnt rows for the last
+# two tokens together and for the current word's bytes so far, from one
+# hashed table of 2^16 rows (csrc/ssm_context.c), each read once its context
+# has come three times. First 1 MB of enwik8, level 6: 210,036 -> 209,538
+# bytes (-0.24%, development run); the mixed corpus (bench/README.md,
+# "Format 14").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(ssm_context_bits=16, ssm_context_min=3) for level, lv in _LEVELS_13.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -415,7 +436,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     if version < 5:
         return _LEVELS_BEFORE_5
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
-            10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12}.get(version, LEVELS)
+            10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

@@ -23,7 +23,8 @@ from statesmix.params import LEVELS, levels_of_version
 # version 10 every level (the token mixture's weight for the SSM's logits),
 # version 11 every level (the SSM's loss weighted by what each token cost),
 # version 12 levels 1-8 (the SSM's input carrying what the last token cost),
-# version 13 every level (the SSM's input carrying the context models' guesses).
+# version 13 every level (the SSM's input carrying the context models' guesses),
+# version 14 every level (the SSM's input carrying hashed contexts).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -36,6 +37,7 @@ PINNED = {
     11: "0b6cb7515ded2682eac7293a23c7e842db0756f87f65e4be97ba46e3c68565ad",
     12: "bc723d5622eb2d3e275001701ca12215c6815c9c0c771aed6a9cac9b163f46c1",
     13: "312082655de8c21183c6ce1b85e0700d4a0a66f2c1b06c48aea2b3a71dec4891",
+    14: "e6d28e0b3b8350284eceb2fa5a0cdd5bdcd81c8c489e8068a854f410edaec536",
 }
 
 
@@ -103,14 +105,15 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
         statesmix.decompress(lying)
 
 
-@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6)])
+@pytest.mark.parametrize("version, level", [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
     (versions 4 and 6 had another level 9, version 5 other levels 1-6, version 7
     other levels 1-8, version 8 no favourite-token weight set, version 9 no
     weight for the SSM's logits, version 10 an unweighted SSM loss, version 11
-    no cost in the SSM's input, version 12 no guesses in it)."""
+    no cost in the SSM's input, version 12 no guesses in it, version 13 no
+    hashed contexts)."""
     import statesmix
     from statesmix import container, params
 
@@ -132,7 +135,7 @@ def test_parameter_blocks_of_every_layout_read_back():
     """Format 6 appended head_bias and ssm_hidden, format 8 replay and
     replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight,
     format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
-    ssm_guess_input: a block that leaves a group's
+    ssm_guess_input, format 14 ssm_context_bits and ssm_context_min: a block that leaves a group's
     fields at 0 is written without them (and without any later group's), and
     reads them as 0."""
     from statesmix.params import Params
@@ -151,8 +154,10 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert v11.ssm_cost_focus == 0.5 and v11.ssm_cost_input == 0
     v12 = levels_of_version(12)[6].params
     assert v12.ssm_cost_input == 6 and v12.ssm_guess_input == 0
-    v13 = LEVELS[6].params
-    assert v13.ssm_guess_input == 1
+    v13 = levels_of_version(13)[6].params
+    assert v13.ssm_guess_input == 1 and v13.ssm_context_bits == 0
+    v14 = LEVELS[6].params
+    assert v14.ssm_context_bits == 16 and v14.ssm_context_min == 3
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
@@ -160,13 +165,16 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert len(v11.to_bytes()) == len(v10.to_bytes()) + 4
     assert len(v12.to_bytes()) == len(v11.to_bytes()) + 4
     assert len(v13.to_bytes()) == len(v12.to_bytes()) + 4
-    for p in (v5, v7, v8, v9, v10, v11, v12, v13):
+    assert len(v14.to_bytes()) == len(v13.to_bytes()) + 8
+    for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
         assert (back.head_bias, back.replay, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
-                back.ssm_cost_focus, back.ssm_cost_input, back.ssm_guess_input) == (
+                back.ssm_cost_focus, back.ssm_cost_input, back.ssm_guess_input, back.ssm_context_bits,
+                back.ssm_context_min) == (
                     p.head_bias, p.replay, p.replay_chunks, p.bin_top_select, p.mix_ssm_weight,
-                    p.ssm_cost_focus, p.ssm_cost_input, p.ssm_guess_input)
+                    p.ssm_cost_focus, p.ssm_cost_input, p.ssm_guess_input, p.ssm_context_bits,
+                    p.ssm_context_min)
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden)
     # replay set while format 6's fields are 0: format 8's layout, both groups back
     only_replay = v5.replace(replay=0.25, replay_chunks=7)

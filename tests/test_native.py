@@ -75,6 +75,8 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
         ({"ssm_cost_input": 65}, "ssm_cost_input"),
         ({"ssm_guess_input": 2}, "ssm_guess_input"),
+        ({"ssm_context_bits": 23}, "ssm_context_bits"),
+        ({"ssm_context_bits": 12, "ssm_context_min": 256}, "ssm_context_min"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -296,6 +298,34 @@ def test_ssm_guess_input_round_trips_and_only_changes_what_the_ssm_learns(text, 
     _assert_no_effect_when_frozen(tok.vocab.pieces, ids, base, ssm_guess_input=1)
     grown = engine_memory(base.replace(ssm_guess_input=1)) - engine_memory(base)
     rows = (1 + base.n_orders) * base.vocab
+    assert grown >= rows * base.d_model * 4 * 4 and grown < rows * base.d_model * 4 * 8 + (1 << 16)
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_context_rows_round_trip_and_only_change_what_the_ssm_learns(text, bin_bits):
+    """ssm_context_bits adds to the SSM's input learnt rows for the last two
+    tokens and the current word, from a hashed table, with and without the
+    guesses, ssm_coded and replay (whose stored chunks carry the rows), and
+    with the table's sizes and visit minimums. The rows start at zero, so
+    with the SSM frozen (lr 0) the output is the same; a row is read only
+    once its context has come ssm_context_min times, so with a minimum no
+    context reaches, the output is that without them; they cost 2^bits x
+    d_model floats of parameters and their Adam state."""
+    tok, ids, base = _small_params(text, bin_bits)
+    base = base.replace(match_min_len=5, ssm_guess_input=1)
+    variants = []
+    for p in (base, base.replace(ssm_guess_input=0), base.replace(ssm_coded=0.5), _with_replay(base)):
+        variants += [p, p.replace(ssm_context_bits=12, ssm_context_min=2)]
+    variants += [base.replace(ssm_context_bits=10), base.replace(ssm_context_bits=14, ssm_context_min=3)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    _assert_no_effect_when_frozen(tok.vocab.pieces, ids, base, ssm_context_bits=12)
+    # 250 tokens: no context can come 255 times
+    short = ids[:250]
+    never = _payloads_that_round_trip(tok.vocab.pieces, short, [base, base.replace(ssm_context_bits=12, ssm_context_min=255)])
+    assert never[0] == never[1]
+    grown = engine_memory(base.replace(ssm_context_bits=12)) - engine_memory(base)
+    rows = 1 << 12
     assert grown >= rows * base.d_model * 4 * 4 and grown < rows * base.d_model * 4 * 8 + (1 << 16)
 
 

@@ -25,8 +25,8 @@ int main(void){
   smx_params p; memset(&p,0,sizeof p);
   p.vocab=40; p.d_model=8; p.d_inner=16; p.d_state=4; p.d_conv=4; p.n_layers=2; p.chunk=12;
   p.lr=0.002f; p.beta1=.9f; p.beta2=.999f; p.eps=1e-8f; p.clip=5; p.label_smoothing=0.1f; p.head_bias=1;
-  /* inputs of several rows: a cost bucket and both guesses (model.h) */
-  p.ssm_cost_input=3; p.ssm_guess_input=1; p.n_orders=2;
+  /* inputs of several rows: a cost bucket, both guesses and both hashed contexts (model.h) */
+  p.ssm_cost_input=3; p.ssm_guess_input=1; p.n_orders=2; p.ssm_context_bits=4;
   smx_model m; smx_model_init(&m,&p,&smx_kernels_scalar);
   srand(3);
   for (size_t i=0;i<m.n_params;i++) m.theta[i] += 0.3f*((rand()/(float)RAND_MAX)-0.5f);
@@ -41,6 +41,8 @@ int main(void){
     in[SMX_SLOT_COST] = t%4==3 ? SMX_ROW_NONE : smx_row_cost(&m, rand()%3);
     in[SMX_SLOT_MATCH] = t%3==2 ? SMX_ROW_NONE : smx_row_match_guess(&m, rand()%40);
     in[SMX_SLOT_NGRAM] = smx_row_ngram_guess(&m, rand()%2, rand()%40);
+    in[SMX_SLOT_PAIR] = t%5==4 ? SMX_ROW_NONE : smx_row_context(&m, rand()%16);
+    in[SMX_SLOT_WORD] = smx_row_context(&m, rand()%16);
   }
   chunk_loss(&m,n,0.1f,logits);
   /* dlogits */

@@ -1,0 +1,41 @@
+/* Hashed contexts in the SSM's input (ssm_context_bits): a table of learnt
+ * embedding rows, one read per position for the last two tokens together
+ * and one for the bytes of the current word so far. The SSM itself sees only
+ * a few recent tokens through its small state; the rows give it a memory of
+ * what it has seen follow each such context, which it learns to combine
+ * with its state. A context's row is read (and trained) only once the
+ * context has come ssm_context_min times: on inputs where most contexts are
+ * rare (audio), rows trained on one or two visits add noise
+ * (bench/README.md, "Format 14"). */
+#ifndef SMX_SSM_CONTEXT_H
+#define SMX_SSM_CONTEXT_H
+
+#include <stdint.h>
+
+#include "statesmix.h"
+
+enum { SMX_CONTEXT_PAIR, SMX_CONTEXT_WORD, SMX_CONTEXTS };
+#define SMX_CONTEXT_NONE UINT32_MAX
+
+typedef struct smx_ssm_context {
+    uint32_t bits;      /* 0: off */
+    uint32_t min_seen;
+    uint32_t vocab;
+    uint32_t prev_tok, prev_tok2; /* the last token and the one before it */
+    uint32_t word;      /* hash of the current word's bytes, 0 between words */
+    uint8_t *seen;      /* 2^bits: how often each row's context came, saturating */
+} smx_ssm_context;
+
+int smx_ssm_context_init(smx_ssm_context *c, const smx_params *p);
+/* Bytes smx_ssm_context_init allocates for p. */
+uint64_t smx_ssm_context_memory(const smx_params *p);
+void smx_ssm_context_free(smx_ssm_context *c);
+
+/* The rows (in [0, 2^bits)) the next position reads, by SMX_CONTEXT_*, or
+ * SMX_CONTEXT_NONE. Counts the visit: call once per position. */
+void smx_ssm_context_rows(smx_ssm_context *c, uint32_t rows[SMX_CONTEXTS]);
+
+/* After token tok, whose bytes are bytes[0..n). */
+void smx_ssm_context_update(smx_ssm_context *c, uint32_t tok, const uint8_t *bytes, uint32_t n);
+
+#endif
