@@ -150,7 +150,6 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");
     REQUIRE(p->ssm_context_bits <= 22, "ssm_context_bits must be in [0, 22]");
     REQUIRE(p->ssm_context_min <= 255, "ssm_context_min must be in [0, 255]");
-    REQUIRE(p->replay_dense <= 1, "replay_dense must be 0 or 1");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");

@@ -499,10 +499,9 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
 
 void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     if (m->R == 0 || n != m->T) return;
-    const size_t ni = (size_t)m->NIN_REPLAY * m->T;
+    const size_t ni = (size_t)m->NIN * m->T;
     uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * (ni + m->T);
-    for (uint32_t t = 0; t < m->T; t++)
-        memcpy(slot + (size_t)t * m->NIN_REPLAY, ch->in_rows + (size_t)t * m->NIN, m->NIN_REPLAY * sizeof(uint32_t));
+    memcpy(slot, ch->in_rows, ni * sizeof(uint32_t));
     memcpy(slot + ni, ch->target, m->T * sizeof(uint32_t));
     m->replay_stored++;
 }
@@ -514,14 +513,10 @@ void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
     rng draw = {index};
     const uint64_t age = 1 + splitmix64(&draw) % (have - 1);
     const uint32_t T = m->T;
-    const size_t ni = (size_t)m->NIN_REPLAY * T;
+    const size_t ni = (size_t)m->NIN * T;
     const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * (ni + T);
     smx_chunk *ch = &m->replay;
-    for (uint32_t t = 0; t < T; t++) {
-        uint32_t *in = ch->in_rows + (size_t)t * m->NIN;
-        memcpy(in, slot + (size_t)t * m->NIN_REPLAY, m->NIN_REPLAY * sizeof(uint32_t));
-        for (uint32_t i = m->NIN_REPLAY; i < m->NIN; i++) in[i] = SMX_ROW_NONE;
-    }
+    memcpy(ch->in_rows, slot, ni * sizeof(uint32_t));
     memcpy(ch->target, slot + ni, T * sizeof(uint32_t));
     memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
     recompute_dlogits(m, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
@@ -577,7 +572,6 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->NSPARSE = m->NGUESS + m->NCTX;
     m->NIN = p->ssm_context_bits ? SMX_INPUT_MAX_ROWS : p->ssm_guess_input ? SMX_SLOT_NGRAM + 1 : SMX_SLOT_COST + 1;
     m->n_rows = m->V + m->NCOST + m->NSPARSE;
-    m->NIN_REPLAY = p->replay_dense ? SMX_SLOT_COST + 1 : m->NIN;
 }
 
 /* Assigns one chunk's activation cache from a. */
@@ -671,7 +665,7 @@ static void layout(smx_model *m, arena *a) {
     m->bscratch = take(a, SCRATCH_FIXED(m));
     m->head_part = take(a, T * DM * m->n_blocks);
     if (m->R) {
-        m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * (m->NIN_REPLAY + 1) * T);
+        m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * (m->NIN + 1) * T);
         m->replay_h = take(a, NL * DI * DS);
         m->replay_scratch = take(a, SCRATCH_FIXED(m) + Vp);
     }

@@ -113,9 +113,7 @@ typedef struct smx_model {
      * own chunk cache, state and scratch). */
     uint32_t R;
     uint64_t replay_stored;   /* full chunks stored so far */
-    uint32_t NIN_REPLAY;      /* input rows kept per replayed position: NIN, or with
-                                 replay_dense the token's and the cost's */
-    uint32_t *replay_tokens;  /* R x (NIN_REPLAY + 1) T: each chunk's input rows, then its targets */
+    uint32_t *replay_tokens;  /* R x (NIN + 1) T: each chunk's input rows, then its targets */
     smx_chunk replay;         /* h_start and conv_start stay zero */
     float *replay_h, *replay_scratch;
 

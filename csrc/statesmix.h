@@ -97,9 +97,6 @@ typedef struct smx_params {
                                   2^22): a memory of what followed each context. 0: none */
     uint32_t ssm_context_min;  /* a context's row is read only once the context has come
                                   this many times (at most 255) */
-    uint32_t replay_dense;     /* 1: a replayed chunk reads only the token and cost rows, not
-                                  the guesses' and contexts' (which learn from each position
-                                  once); 0: every row, as formats 8-13 did */
 } smx_params;
 
 typedef struct smx_stats {

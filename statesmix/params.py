@@ -91,7 +91,6 @@ _FIELDS_13: List[Tuple[str, str]] = [
 _FIELDS_14: List[Tuple[str, str]] = [
     ("ssm_context_bits", "u"),
     ("ssm_context_min", "u"),
-    ("replay_dense", "u"),
 ]
 _EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13, _FIELDS_14)
 # The field lists a parameter block may hold: each later one extends the last.
@@ -155,7 +154,6 @@ class Params:
     ssm_guess_input: int = 0
     ssm_context_bits: int = 0
     ssm_context_min: int = 0
-    replay_dense: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -417,13 +415,11 @@ _LEVELS_13: Dict[int, Level] = {
 # Format 14, every level: the SSM's input also adds learnt rows for the last
 # two tokens together and for the current word's bytes so far, from one
 # hashed table of 2^16 rows (csrc/ssm_context.c), each read once its context
-# has come three times; a replayed chunk reads only the token and cost rows
-# (replay_dense), which saves about 6% of the time. First 1 MB of enwik8,
-# level 6: 210,036 -> 209,449 bytes (-0.28%); the mixed corpus
-# (bench/README.md, "Format 14").
+# has come three times. First 1 MB of enwik8, level 6: 210,036 -> 209,538
+# bytes (-0.24%, development run); the mixed corpus (bench/README.md,
+# "Format 14").
 LEVELS: Dict[int, Level] = {
-    level: lv.replace_params(ssm_context_bits=16, ssm_context_min=3, replay_dense=1)
-    for level, lv in _LEVELS_13.items()
+    level: lv.replace_params(ssm_context_bits=16, ssm_context_min=3) for level, lv in _LEVELS_13.items()
 }
 
 # The level table is part of the file format: a block that stores no

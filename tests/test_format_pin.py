@@ -37,7 +37,7 @@ PINNED = {
     11: "0b6cb7515ded2682eac7293a23c7e842db0756f87f65e4be97ba46e3c68565ad",
     12: "bc723d5622eb2d3e275001701ca12215c6815c9c0c771aed6a9cac9b163f46c1",
     13: "312082655de8c21183c6ce1b85e0700d4a0a66f2c1b06c48aea2b3a71dec4891",
-    14: "4ed53c115b258fdd8003c1dae19c413ff07734f21c1cd7637d474d072bfbfc48",
+    14: "e6d28e0b3b8350284eceb2fa5a0cdd5bdcd81c8c489e8068a854f410edaec536",
 }
 
 
@@ -135,8 +135,7 @@ def test_parameter_blocks_of_every_layout_read_back():
     """Format 6 appended head_bias and ssm_hidden, format 8 replay and
     replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight,
     format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
-    ssm_guess_input, format 14 ssm_context_bits, ssm_context_min and
-    replay_dense: a block that leaves a group's
+    ssm_guess_input, format 14 ssm_context_bits and ssm_context_min: a block that leaves a group's
     fields at 0 is written without them (and without any later group's), and
     reads them as 0."""
     from statesmix.params import Params
@@ -158,7 +157,7 @@ def test_parameter_blocks_of_every_layout_read_back():
     v13 = levels_of_version(13)[6].params
     assert v13.ssm_guess_input == 1 and v13.ssm_context_bits == 0
     v14 = LEVELS[6].params
-    assert v14.ssm_context_bits == 16 and v14.ssm_context_min == 3 and v14.replay_dense == 1
+    assert v14.ssm_context_bits == 16 and v14.ssm_context_min == 3
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
@@ -166,16 +165,16 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert len(v11.to_bytes()) == len(v10.to_bytes()) + 4
     assert len(v12.to_bytes()) == len(v11.to_bytes()) + 4
     assert len(v13.to_bytes()) == len(v12.to_bytes()) + 4
-    assert len(v14.to_bytes()) == len(v13.to_bytes()) + 12
+    assert len(v14.to_bytes()) == len(v13.to_bytes()) + 8
     for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
         assert (back.head_bias, back.replay, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
                 back.ssm_cost_focus, back.ssm_cost_input, back.ssm_guess_input, back.ssm_context_bits,
-                back.ssm_context_min, back.replay_dense) == (
+                back.ssm_context_min) == (
                     p.head_bias, p.replay, p.replay_chunks, p.bin_top_select, p.mix_ssm_weight,
                     p.ssm_cost_focus, p.ssm_cost_input, p.ssm_guess_input, p.ssm_context_bits,
-                    p.ssm_context_min, p.replay_dense)
+                    p.ssm_context_min)
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden)
     # replay set while format 6's fields are 0: format 8's layout, both groups back
     only_replay = v5.replace(replay=0.25, replay_chunks=7)

@@ -77,7 +77,6 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"ssm_guess_input": 2}, "ssm_guess_input"),
         ({"ssm_context_bits": 23}, "ssm_context_bits"),
         ({"ssm_context_bits": 12, "ssm_context_min": 256}, "ssm_context_min"),
-        ({"replay_dense": 2}, "replay_dense"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
@@ -315,9 +314,7 @@ def test_ssm_context_rows_round_trip_and_only_change_what_the_ssm_learns(text, b
     tok, ids, base = _small_params(text, bin_bits)
     base = base.replace(match_min_len=5, ssm_guess_input=1)
     variants = []
-    replayed = _with_replay(base)
-    for p in (base, base.replace(ssm_guess_input=0), base.replace(ssm_coded=0.5), replayed,
-              replayed.replace(replay_dense=1)):
+    for p in (base, base.replace(ssm_guess_input=0), base.replace(ssm_coded=0.5), _with_replay(base)):
         variants += [p, p.replace(ssm_context_bits=12, ssm_context_min=2)]
     variants += [base.replace(ssm_context_bits=10), base.replace(ssm_context_bits=14, ssm_context_min=3)]
     outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
@@ -330,20 +327,6 @@ def test_ssm_context_rows_round_trip_and_only_change_what_the_ssm_learns(text, b
     grown = engine_memory(base.replace(ssm_context_bits=12)) - engine_memory(base)
     rows = 1 << 12
     assert grown >= rows * base.d_model * 4 * 4 and grown < rows * base.d_model * 4 * 8 + (1 << 16)
-
-
-def test_dense_replay_leaves_out_only_the_sparse_rows(text):
-    """replay_dense: a replayed chunk reads the token and cost rows but not the
-    guesses' and contexts'. With none of those, the output is the same as
-    full replay; with them it differs, and the stored chunks are smaller."""
-    tok, ids, base = _small_params(text, 12)
-    plain = _with_replay(base.replace(ssm_cost_input=6))
-    same = _payloads_that_round_trip(tok.vocab.pieces, ids, [plain, plain.replace(replay_dense=1)])
-    assert same[0] == same[1]
-    rich = plain.replace(match_min_len=5, ssm_guess_input=1, ssm_context_bits=12, ssm_context_min=2)
-    differ = _payloads_that_round_trip(tok.vocab.pieces, ids, [rich, rich.replace(replay_dense=1)])
-    assert differ[0] != differ[1]
-    assert engine_memory(rich.replace(replay_dense=1)) < engine_memory(rich)
 
 
 @pytest.mark.parametrize("bin_bits", [0, 12])
