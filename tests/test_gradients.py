@@ -18,7 +18,8 @@ CSRC = os.path.join(ROOT, "csrc")
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 def test_backward_matches_finite_differences(tmp_path):
     exe = tmp_path / "gradcheck"
-    sources = [os.path.join(CSRC, f) for f in ("model.c", "optim.c", "kernels_scalar.c", "kernels_avx2.c")]
+    sources = [os.path.join(CSRC, f)
+               for f in ("model.c", "optim.c", "table_alloc.c", "kernels_scalar.c", "kernels_avx2.c")]
     subprocess.run(
         ["gcc", "-O1", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fopenmp", "-I", CSRC,
          os.path.join(os.path.dirname(__file__), "c", "gradcheck.c"), *sources, "-lm", "-o", str(exe)],
