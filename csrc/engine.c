@@ -59,11 +59,11 @@ struct smx_engine {
     smx_ngram ngram;
     smx_tokenmix mixer;
     smx_match match;
+    smx_history hist;    /* the tokens and bytes coded so far, read by the SSM's input and the binary stage */
     smx_ssm_context ctx; /* the SSM's hashed context inputs (ssm_context_bits) */
     smx_predictor pred;  /* the binary stage, used when p.bin_bits > 0 */
     uint8_t *tok_bytes;  /* the bytes of every token id (see smx_engine_new) */
     uint32_t *tok_end;
-    uint32_t prev_tok;
     uint32_t chunk_pos;
     uint64_t chunks_done;
     /* Training pipeline: the gradient of the chunk just predicted, and the
@@ -264,7 +264,8 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
     int mixer_ok = ngram_ok && smx_tokenmix_init(&e->mixer, p) == 0;
     int match_ok = mixer_ok && smx_match_init(&e->match, p) == 0;
     int ctx_ok = match_ok && smx_ssm_context_init(&e->ctx, p) == 0;
-    int bin_ok = ctx_ok && (p->bin_bits == 0 || smx_predictor_init(&e->pred, p, e->k, e->tok_bytes, e->tok_end) == 0);
+    smx_history_init(&e->hist);
+    int bin_ok = ctx_ok && (p->bin_bits == 0 || smx_predictor_init(&e->pred, p, e->k, &e->hist) == 0);
     fp_mode_leave(caller_mode);
     if (!bin_ok) {
         if (ctx_ok) smx_ssm_context_free(&e->ctx);
@@ -413,6 +414,9 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     e->chunk_pos = 0;
 }
 
+_Static_assert(SMX_CONTEXT_PAIR == 0 && SMX_SLOT_PAIR + SMX_CONTEXT_WORD == SMX_SLOT_WORD && SMX_CONTEXTS == 2,
+               "the hashed contexts fill the model's slots in their own order");
+
 /* The SSM's input rows (model.h): the previous token; with ssm_cost_input
  * the bucket of what it cost to code (none before the first token), measured
  * on enwik8 and the mixed corpus in buckets of 2 nats (bench/README.md,
@@ -424,7 +428,7 @@ static void model_input(smx_engine *e, uint32_t *rows) {
     const smx_model *m = &e->model;
     const uint32_t n = e->p.ssm_cost_input;
     for (uint32_t i = 0; i < SMX_INPUT_MAX_ROWS; i++) rows[i] = SMX_ROW_NONE;
-    rows[SMX_SLOT_TOKEN] = e->prev_tok;
+    rows[SMX_SLOT_TOKEN] = e->hist.tok[0];
     if (n != 0 && e->stats.tokens != 0) {
         const float c = e->tok_cost * (1.0f / COST_INPUT_NATS);
         const uint32_t bucket = c < (float)(n - 1) ? (uint32_t)c : n - 1; /* NaN: the last */
@@ -439,7 +443,7 @@ static void model_input(smx_engine *e, uint32_t *rows) {
     }
     if (e->p.ssm_context_bits) {
         uint32_t ctx[SMX_CONTEXTS];
-        smx_ssm_context_rows(&e->ctx, ctx);
+        smx_ssm_context_rows(&e->ctx, &e->hist, ctx);
         for (uint32_t i = 0; i < SMX_CONTEXTS; i++)
             if (ctx[i] != SMX_CONTEXT_NONE) rows[SMX_SLOT_PAIR + i] = smx_row_context(m, ctx[i]);
     }
@@ -538,11 +542,8 @@ static void learn(smx_engine *e, uint32_t tok) {
     smx_tokenmix_learn(&e->mixer, &e->ngram, e->ex, e->ex_sum, tok);
     smx_ngram_update(&e->ngram, tok);
     smx_match_update(&e->match, tok);
-    if (e->p.ssm_context_bits) {
-        const uint32_t lo = tok ? e->tok_end[tok - 1] : 0;
-        smx_ssm_context_update(&e->ctx, tok, e->tok_bytes + lo, e->tok_end[tok] - lo);
-    }
-    e->prev_tok = tok;
+    const uint32_t lo = tok ? e->tok_end[tok - 1] : 0;
+    smx_history_push(&e->hist, tok, e->tok_bytes + lo, e->tok_end[tok] - lo);
     if (++e->chunk_pos == e->p.chunk) end_chunk(e, e->p.chunk);
 }
 

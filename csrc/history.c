@@ -6,6 +6,13 @@ void smx_history_init(smx_history *h) { memset(h, 0, sizeof *h); }
 
 static int is_letter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
 
+/* Multiplicative, 32 bits: the SSM's word rows hash this value again. */
+static uint32_t alnum_step(uint32_t h, uint8_t c) {
+    if (!is_letter(c) && !(c >= '0' && c <= '9')) return 0;
+    if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
+    return (h + c + 1u) * 0x2F0B4C27u;
+}
+
 static void push_byte(smx_history *h, uint8_t c) {
     if (h->n) {
         uint8_t c1 = (uint8_t)h->c8;
@@ -27,6 +34,7 @@ static void push_byte(smx_history *h, uint8_t c) {
         h->word[0] = 0;
         h->word_len = 0;
     }
+    h->alnum_word = alnum_step(h->alnum_word, c);
     if (c == '"') h->quote ^= 1u;
     if (c == '(' || c == '[' || c == '{' || c == '<') {
         h->open = (h->open << 8) | c;

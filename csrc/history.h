@@ -23,6 +23,9 @@ typedef struct smx_history {
      * byte >= 128, so UTF-8 letters count) */
     uint64_t word[SMX_HISTORY_WORDS]; /* word[0]: hash of the current word so far (0 if none), then the words before */
     uint32_t word_len;                /* letters in the current word */
+    /* the same run with digits counted in, hashed in 32 bits: the SSM's
+     * word context (ssm_context.h), whose rows format 14 pinned */
+    uint32_t alnum_word;
     /* what followed each byte and each pair of bytes the last two times
      * (the newer in the low byte): indirect contexts */
     uint16_t after1[256];

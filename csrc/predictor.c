@@ -95,17 +95,15 @@ uint64_t smx_predictor_memory(const smx_params *p) {
 }
 
 int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
-                       const uint8_t *tok_bytes, const uint32_t *tok_end) {
+                       const smx_history *hist) {
     memset(b, 0, sizeof *b);
     b->vocab = p->vocab;
     b->depth = tree_depth(p->vocab);
     b->input_grads = p->ssm_coded > 0.0f;
     b->top_select = p->bin_top_select != 0;
     b->models = p->bin_models;
-    b->tok_bytes = tok_bytes;
-    b->tok_end = tok_end;
+    b->hist = hist;
     smx_states_init(&b->states);
-    smx_history_init(&b->hist);
     b->orders_map = SMX_MAX_FAMILIES;
     int ok = 1;
     for (uint32_t f = 0; f < N_KNOWN_FAMILIES && ok; f++) {
@@ -157,7 +155,7 @@ void smx_predictor_free(smx_predictor *b) {
 
 void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     smx_token_view v = {
-        .h = &b->hist,
+        .h = b->hist,
         .vocab = b->vocab,
         .match_tok = g->match_tok,
         .match_len = g->match_len,
@@ -175,7 +173,7 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     b->evidence_set = g->evidence_set < N_EVIDENCE_SETS ? g->evidence_set : N_EVIDENCE_SETS - 1;
     b->ssm_state = g->ssm_state;
     b->top_tok = g->top_tok;
-    smx_direct_begin(&b->direct, &b->hist);
+    smx_direct_begin(&b->direct, b->hist);
 }
 
 static uint32_t byte_class(uint8_t c) {
@@ -212,7 +210,7 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
         for (uint32_t j = 0; j < b->n_hidden; j++)
             xh[j] = clampf(b->ssm_state[j] * b->hidden_scale, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
     }
-    const uint8_t c1 = smx_history_byte(&b->hist, 1);
+    const uint8_t c1 = smx_history_byte(b->hist, 1);
     const uint32_t known = b->orders_map < b->n_families ? b->map[b->orders_map].known : 0;
     smx_bitmixer *m = &b->mixer;
     smx_bitmixer_select(m, 0, node);
@@ -239,7 +237,7 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
         b->slope_mix = (st_mix > -SMX_STRETCH_MAX && st_mix < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_MIX) : 0.0f;
     }
 
-    const uint64_t c2 = b->hist.c8 & 0xffff;
+    const uint64_t c2 = b->hist->c8 & 0xffff;
     float a0 = smx_apm_refine(&b->apm[0], st, node);
     float a1 = smx_apm_refine(&b->apm[1], st, apm_row(c1 + 0x100u, node));
     float a2 = smx_apm_refine(&b->apm[2], st, apm_row(c2 + 0x20000u, node));
@@ -264,6 +262,4 @@ void smx_predictor_update(smx_predictor *b, uint32_t bit) {
 
 void smx_predictor_end(smx_predictor *b, uint32_t tok) {
     for (uint32_t f = 0; f < b->n_families; f++) smx_ctxmap_end(&b->map[f], tok);
-    uint32_t start = tok ? b->tok_end[tok - 1] : 0;
-    smx_history_push(&b->hist, tok, b->tok_bytes + start, b->tok_end[tok] - start);
 }

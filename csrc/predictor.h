@@ -55,10 +55,8 @@ typedef struct smx_token_guess {
 
 typedef struct smx_predictor {
     uint32_t vocab, depth, models;
-    const uint8_t *tok_bytes;    /* bytes of token i: tok_bytes[tok_end[i-1] .. tok_end[i]) */
-    const uint32_t *tok_end;
     smx_states states;
-    smx_history hist;
+    const smx_history *hist;     /* the engine's: the tokens and bytes coded so far */
     uint32_t n_families;
     const smx_family *family[SMX_MAX_FAMILIES];
     smx_ctxmap map[SMX_MAX_FAMILIES];
@@ -82,7 +80,7 @@ typedef struct smx_predictor {
 } smx_predictor;
 
 int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
-                       const uint8_t *tok_bytes, const uint32_t *tok_end);
+                       const smx_history *hist);
 void smx_predictor_free(smx_predictor *b);
 uint64_t smx_predictor_memory(const smx_params *p);
 

@@ -12,8 +12,11 @@
 
 #include <stdint.h>
 
+#include "history.h"
 #include "statesmix.h"
 
+/* In the order of the model's input slots SMX_SLOT_PAIR, SMX_SLOT_WORD
+ * (model.h; engine.c asserts it). */
 enum { SMX_CONTEXT_PAIR, SMX_CONTEXT_WORD, SMX_CONTEXTS };
 #define SMX_CONTEXT_NONE UINT32_MAX
 
@@ -21,8 +24,6 @@ typedef struct smx_ssm_context {
     uint32_t bits;      /* 0: off */
     uint32_t min_seen;
     uint32_t vocab;
-    uint32_t prev_tok, prev_tok2; /* the last token and the one before it */
-    uint32_t word;      /* hash of the current word's bytes, 0 between words */
     uint8_t *seen;      /* 2^bits: how often each row's context came, saturating */
 } smx_ssm_context;
 
@@ -32,10 +33,8 @@ uint64_t smx_ssm_context_memory(const smx_params *p);
 void smx_ssm_context_free(smx_ssm_context *c);
 
 /* The rows (in [0, 2^bits)) the next position reads, by SMX_CONTEXT_*, or
- * SMX_CONTEXT_NONE. Counts the visit: call once per position. */
-void smx_ssm_context_rows(smx_ssm_context *c, uint32_t rows[SMX_CONTEXTS]);
-
-/* After token tok, whose bytes are bytes[0..n). */
-void smx_ssm_context_update(smx_ssm_context *c, uint32_t tok, const uint8_t *bytes, uint32_t n);
+ * SMX_CONTEXT_NONE, from the tokens and bytes coded so far. Counts the
+ * visit: call once per position. */
+void smx_ssm_context_rows(smx_ssm_context *c, const smx_history *h, uint32_t rows[SMX_CONTEXTS]);
 
 #endif
