@@ -6,11 +6,12 @@ void smx_history_init(smx_history *h) { memset(h, 0, sizeof *h); }
 
 static int is_letter(uint8_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 128; }
 
+static uint8_t fold_case(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c; }
+
 /* Multiplicative, 32 bits: the SSM's word rows hash this value again. */
 static uint32_t alnum_step(uint32_t h, uint8_t c) {
     if (!is_letter(c) && !(c >= '0' && c <= '9')) return 0;
-    if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
-    return (h + c + 1u) * 0x2F0B4C27u;
+    return (h + fold_case(c) + 1u) * 0x2F0B4C27u;
 }
 
 static void push_byte(smx_history *h, uint8_t c) {
@@ -26,8 +27,7 @@ static void push_byte(smx_history *h, uint8_t c) {
     h->n++;
     h->c8 = (h->c8 << 8) | c;
     if (is_letter(c)) {
-        uint8_t folded = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-        h->word[0] = smx_hash(h->word[0] + 0x100, folded);
+        h->word[0] = smx_hash(h->word[0] + 0x100, fold_case(c));
         h->word_len++;
     } else if (h->word_len) {
         memmove(h->word + 1, h->word, (SMX_HISTORY_WORDS - 1) * sizeof h->word[0]);
