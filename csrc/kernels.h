@@ -77,9 +77,11 @@ typedef struct smx_kernels {
      * order, for v in [v0, v1) and d = 0..dm-1 (the head's weight gradient). */
     void (*outer_acc)(float *dW, size_t stride, const float *X, size_t dm, const float *G,
                       size_t gstride, size_t n, size_t v0, size_t v1);
-    /* One Adam step on n parameters with gradient g * gscale; lr already
-     * carries the bias correction. */
-    void (*adam)(float *theta, const float *g, float *m, float *v, size_t n,
+    /* One Adam step on n parameters with gradient g * gscale, from theta_in
+     * into theta_out (the same array, or the other parameter buffer: the
+     * step aside then needs no copy first); lr already carries the bias
+     * correction. */
+    void (*adam)(float *theta_out, const float *theta_in, const float *g, float *m, float *v, size_t n,
                  float lr, float b1, float b2, float eps, float gscale);
     /* freq[i] = 1 + (uint32_t)(ex[i] * k) */
     void (*to_freq)(const float *ex, float k, uint32_t *freq, size_t n);

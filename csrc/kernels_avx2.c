@@ -338,8 +338,8 @@ AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, size_t
     }
 }
 
-AVX2 static void adam_avx2(float *theta, const float *g, float *m, float *v, size_t n,
-                           float lr, float b1, float b2, float eps, float gscale) {
+AVX2 static void adam_avx2(float *theta_out, const float *theta_in, const float *g, float *m, float *v,
+                           size_t n, float lr, float b1, float b2, float eps, float gscale) {
     float c1 = 1.0f - b1, c2 = 1.0f - b2;
     __m256 vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2), vc1 = _mm256_set1_ps(c1),
            vc2 = _mm256_set1_ps(c2), vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps),
@@ -353,13 +353,13 @@ AVX2 static void adam_avx2(float *theta, const float *g, float *m, float *v, siz
         _mm256_storeu_ps(m + i, mi);
         _mm256_storeu_ps(v + i, vi);
         __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, mi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
-        _mm256_storeu_ps(theta + i, _mm256_sub_ps(_mm256_loadu_ps(theta + i), step));
+        _mm256_storeu_ps(theta_out + i, _mm256_sub_ps(_mm256_loadu_ps(theta_in + i), step));
     }
     for (; i < n; i++) {
         float gi = g[i] * gscale;
         m[i] = b1 * m[i] + c1 * gi;
         v[i] = b2 * v[i] + c2 * (gi * gi);
-        theta[i] = theta[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
+        theta_out[i] = theta_in[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
     }
 }
 

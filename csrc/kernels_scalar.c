@@ -137,14 +137,14 @@ static void outer_acc_scalar(float *dW, size_t stride, const float *X, size_t dm
     }
 }
 
-static void adam_scalar(float *theta, const float *g, float *m, float *v, size_t n,
-                        float lr, float b1, float b2, float eps, float gscale) {
+static void adam_scalar(float *theta_out, const float *theta_in, const float *g, float *m, float *v,
+                        size_t n, float lr, float b1, float b2, float eps, float gscale) {
     float c1 = 1.0f - b1, c2 = 1.0f - b2;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * gscale;
         m[i] = b1 * m[i] + c1 * gi;
         v[i] = b2 * v[i] + c2 * (gi * gi);
-        theta[i] = theta[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
+        theta_out[i] = theta_in[i] - lr * m[i] / (smx_sqrt(v[i]) + eps);
     }
 }
 

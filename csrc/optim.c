@@ -21,12 +21,13 @@ static void refresh_derived(smx_model *m, const float *theta, float *a_neg) {
 
 void smx_refresh_derived(smx_model *m) { refresh_derived(m, m->theta, m->a_neg); }
 
-/* Adam over theta[lo, hi), elementwise, in fixed blocks. */
-static void adam_span(smx_model *m, const smx_params *p, float *theta, size_t lo, size_t hi, float lr_t,
-                      float gscale) {
+/* Adam over [lo, hi), elementwise, in fixed blocks: from src into theta
+ * (the same buffer, or the coding parameters into the next ones). */
+static void adam_span(smx_model *m, const smx_params *p, float *theta, const float *src, size_t lo, size_t hi,
+                      float lr_t, float gscale) {
     for (size_t i0 = lo; i0 < hi; i0 += ADAM_BLOCK) {
         size_t len = hi - i0 < ADAM_BLOCK ? hi - i0 : ADAM_BLOCK;
-        m->k->adam(theta + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
+        m->k->adam(theta + i0, src + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
                    p->eps, gscale);
     }
 }
@@ -68,19 +69,16 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
     m->b2_pow = m->b2_pow * p->beta2;
     float lr_t = p->lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
 
-    if (aside) {
-        memcpy(theta, m->theta, lo * sizeof(float));
-        memcpy(theta + hi, m->theta + hi, (m->n_params - hi) * sizeof(float));
+    if (aside) { /* the dense spans step from m->theta below; the sparse rows the last step left behind */
         for (uint32_t i = 0; i < m->n_stale; i++) {
             const size_t r = lo + (size_t)m->stale[i] * DM;
             memcpy(theta + r, m->theta + r, DM * sizeof(float));
         }
     }
-    adam_span(m, p, theta, 0, lo, lr_t, gscale);
-    adam_span(m, p, theta, hi, m->n_params, lr_t, gscale);
+    adam_span(m, p, theta, m->theta, 0, lo, lr_t, gscale);
+    adam_span(m, p, theta, m->theta, hi, m->n_params, lr_t, gscale);
     for (uint32_t i = 0; i < m->n_touched; i++) {
         const size_t r = lo + (size_t)m->touched[i] * DM;
-        if (aside) memcpy(theta + r, m->theta + r, DM * sizeof(float));
         /* the moments' decay over the steps that skipped this row */
         const uint64_t missed = m->adam_steps - 1 - m->row_step[m->touched[i]];
         if (missed) {
@@ -91,7 +89,7 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
             }
         }
         m->row_step[m->touched[i]] = m->adam_steps;
-        adam_span(m, p, theta, r, r + DM, lr_t, gscale);
+        adam_span(m, p, theta, m->theta, r, r + DM, lr_t, gscale);
         if (!aside) memcpy(m->theta_next + r, theta + r, DM * sizeof(float));
     }
     if (aside) { /* after the swap, the other buffer lacks exactly these rows */

@@ -122,9 +122,13 @@ static void check_length(const smx_kernels *S, const smx_kernels *A, size_t n) {
     /* adam: theta, m and v; v (second moments) must be non-negative */
     for (size_t i = 0; i < n; i++) x.out[2][i] = x.out[2][i] * x.out[2][i];
     memcpy(y.out, x.out, 3 * sizeof x.out[0]);
-    S->adam(x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
-    A->adam(y.out[0], y.in[0], y.out[1], y.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
+    S->adam(x.out[0], x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
+    A->adam(y.out[0], y.out[0], y.in[0], y.out[1], y.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
     for (int k = 0; k < 3; k++) same("adam", n, x.out[k], y.out[k], n);
+    /* and out of place, as the step aside runs: theta_in untouched */
+    S->adam(x.out[3], x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
+    A->adam(y.out[3], y.out[0], y.in[0], y.out[1], y.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
+    for (int k = 0; k < 4; k++) same("adam aside", n, x.out[k], y.out[k], n);
 }
 
 int main(void) {
