@@ -60,6 +60,11 @@ void smx_ctxmap_free(smx_ctxmap *m) {
     memset(m, 0, sizeof *m);
 }
 
+void smx_ctxmap_tables(const smx_ctxmap *m, smx_table_list *l) {
+    smx_table_list_add(l, m->slots);
+    smx_table_list_add(l, m->runs);
+}
+
 /* The slot of hash h: the one in its bucket with h's check byte, or, if
  * none has it, the one that has seen least, emptied for h. */
 static smx_slot *find_slot(const smx_ctxmap *m, uint64_t h) {

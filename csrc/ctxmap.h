@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "bitstate.h"
+#include "table_alloc.h"
 
 #define SMX_CTXMAP_MAX 16    /* contexts per map */
 #define SMX_CTXMAP_INPUTS 3  /* mixer inputs per context */
@@ -66,6 +67,8 @@ typedef struct smx_ctxmap {
 int smx_ctxmap_init(smx_ctxmap *m, const smx_states *s, uint32_t n_contexts, uint32_t depth,
                     uint32_t slot_bits, uint32_t run_bits);
 void smx_ctxmap_free(smx_ctxmap *m);
+/* Adds the slot and run tables to l (table_alloc.h). */
+void smx_ctxmap_tables(const smx_ctxmap *m, smx_table_list *l);
 uint64_t smx_ctxmap_memory(uint32_t n_contexts, uint32_t slot_bits, uint32_t run_bits);
 
 /* At a token boundary: context i of the next token is h. */

@@ -7,6 +7,7 @@
  *   3. the token is coded (or decoded),
  *   4. the mixer, the n-gram tables and, every chunk, the SSM learn from it. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xmmintrin.h>
@@ -22,6 +23,7 @@
 #include "smx_math.h"
 #include "ssm_context.h"
 #include "statesmix.h"
+#include "table_alloc.h"
 
 /* ssm_cost_input: what the previous token cost to code, in buckets of this
  * many nats, the last open-ended. */
@@ -80,6 +82,14 @@ struct smx_engine {
         pthread_cond_t cv;
         int started, busy, quit;
     } worker;
+    /* With two or more threads, a short-lived thread faults the large
+     * tables' pages in while the coding thread starts (table_alloc.h). */
+    struct {
+        pthread_t thread;
+        int started;
+        atomic_int stop;
+        smx_table_list tables;
+    } prefault;
     float *logits;   /* Vp: SSM logits */
     float *mixed;    /* Vp: mixed logits */
     float *ex;       /* V: exp(mixed - max) */
@@ -224,6 +234,42 @@ uint64_t smx_params_memory(const smx_params *p) {
 #define COST_MEAN_MIN 1e-3f
 #define COST_MAX 256.0f
 
+/* ---- populating the tables ahead of use ------------------------------------ */
+
+static void *prefault_main(void *arg) {
+    smx_engine *e = arg;
+    for (unsigned t = 0; t < e->prefault.tables.n; t++) {
+        void *table = e->prefault.tables.table[t];
+        const size_t bytes = smx_table_mapped_bytes(table);
+        for (size_t from = 0; from < bytes; from += SMX_TABLE_STEP) {
+            if (atomic_load_explicit(&e->prefault.stop, memory_order_relaxed)) return NULL;
+            smx_table_populate(table, from, SMX_TABLE_STEP);
+        }
+    }
+    return NULL;
+}
+
+/* The kernel clears a page on its first write whichever thread makes it,
+ * so this changes when the clearing happens and on which thread, never the
+ * tables' contents. The coding thread's first chunks train the SSM inline
+ * (the warm-up), leaving the second core free. */
+static void prefault_start(smx_engine *e) {
+    smx_model_tables(&e->model, &e->prefault.tables);
+    smx_ngram_tables(&e->ngram, &e->prefault.tables);
+    smx_match_tables(&e->match, &e->prefault.tables);
+    if (e->p.bin_bits) smx_predictor_tables(&e->pred, &e->prefault.tables);
+    if (e->prefault.tables.n == 0) return;
+    atomic_init(&e->prefault.stop, 0);
+    e->prefault.started = pthread_create(&e->prefault.thread, NULL, prefault_main, e) == 0;
+}
+
+static void prefault_stop(smx_engine *e) {
+    if (!e->prefault.started) return;
+    atomic_store(&e->prefault.stop, 1);
+    pthread_join(e->prefault.thread, NULL);
+    e->prefault.started = 0;
+}
+
 smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
                            int threads, char *err, size_t errlen) {
     if (smx_params_check(p, err, errlen)) return NULL;
@@ -278,11 +324,13 @@ smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const 
         set_err(err, errlen, "out of memory creating the model");
         return NULL;
     }
+    if (e->threads > 1) prefault_start(e);
     return e;
 }
 
 void smx_engine_free(smx_engine *e) {
     if (!e) return;
+    prefault_stop(e);
     worker_stop(e);
     if (e->p.bin_bits) smx_predictor_free(&e->pred);
     smx_ssm_context_free(&e->ctx);

@@ -33,6 +33,11 @@ void smx_match_free(smx_match *mm) {
     memset(mm, 0, sizeof *mm);
 }
 
+void smx_match_tables(const smx_match *mm, smx_table_list *l) {
+    smx_table_list_add(l, mm->hist);
+    smx_table_list_add(l, mm->table);
+}
+
 static uint32_t context_hash(const smx_match *mm) {
     uint64_t h = 0x9e3779b97f4a7c15ull;
     for (uint32_t i = 1; i <= mm->min_len; i++)

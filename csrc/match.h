@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "statesmix.h"
+#include "table_alloc.h"
 
 #define SMX_MATCH_BUCKETS 24
 
@@ -28,6 +29,8 @@ int smx_match_init(smx_match *mm, const smx_params *p);
 /* Bytes smx_match_init allocates for p. */
 uint64_t smx_match_memory(const smx_params *p);
 void smx_match_free(smx_match *mm);
+/* Adds the history and the context table to l (table_alloc.h). */
+void smx_match_tables(const smx_match *mm, smx_table_list *l);
 
 /* The predicted token, or -1 when there is no match. */
 static inline int64_t smx_match_predicted(const smx_match *mm) {

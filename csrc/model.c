@@ -728,3 +728,5 @@ void smx_model_free(smx_model *m) {
     smx_table_free(m->block);
     memset(m, 0, sizeof *m);
 }
+
+void smx_model_tables(const smx_model *m, smx_table_list *l) { smx_table_list_add(l, m->block); }

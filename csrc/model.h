@@ -9,6 +9,7 @@
 
 #include "kernels.h"
 #include "statesmix.h"
+#include "table_alloc.h"
 
 /* Offsets of one layer's tensors inside the flat parameter vector. */
 typedef struct smx_layer_offsets {
@@ -125,6 +126,8 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);
 /* Bytes smx_model_init allocates for p. */
 uint64_t smx_model_memory(const smx_params *p);
 void smx_model_free(smx_model *m);
+/* Adds the model's one block to l (table_alloc.h). */
+void smx_model_tables(const smx_model *m, smx_table_list *l);
 
 /* The SSM's input at a position is the sum of NIN rows of its embedding:
  * the previous token's row, then with ssm_cost_input a row for what that

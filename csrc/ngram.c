@@ -48,6 +48,13 @@ void smx_ngram_free(smx_ngram *g) {
     memset(g, 0, sizeof *g);
 }
 
+void smx_ngram_tables(const smx_ngram *g, smx_table_list *l) {
+    for (uint32_t k = 0; k < g->n_orders; k++) {
+        smx_table_list_add(l, g->o[k].slots);
+        smx_table_list_add(l, g->o[k].pool);
+    }
+}
+
 void smx_ngram_lookup(smx_ngram *g) {
     /* One pass back through the history hashes every order's context. */
     uint64_t h = 0x243f6a8885a308d3ull;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "statesmix.h"
+#include "table_alloc.h"
 
 #define SMX_NGRAM_LUT 4096     /* feature values tabulated for counts below this */
 #define SMX_NGRAM_HISTORY 64   /* tokens of history kept (>= the largest order) */
@@ -51,6 +52,8 @@ int smx_ngram_init(smx_ngram *g, const smx_params *p);
 /* Bytes smx_ngram_init allocates for p. */
 uint64_t smx_ngram_memory(const smx_params *p);
 void smx_ngram_free(smx_ngram *g);
+/* Adds every order's slots and pool to l (table_alloc.h). */
+void smx_ngram_tables(const smx_ngram *g, smx_table_list *l);
 
 /* Finds the contexts of the next position in every order. */
 void smx_ngram_lookup(smx_ngram *g);

@@ -153,6 +153,10 @@ void smx_predictor_free(smx_predictor *b) {
     memset(b, 0, sizeof *b);
 }
 
+void smx_predictor_tables(const smx_predictor *b, smx_table_list *l) {
+    for (uint32_t f = 0; f < b->n_families; f++) smx_ctxmap_tables(&b->map[f], l);
+}
+
 void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     smx_token_view v = {
         .h = b->hist,

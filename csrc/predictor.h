@@ -82,6 +82,9 @@ typedef struct smx_predictor {
 int smx_predictor_init(smx_predictor *b, const smx_params *p, const smx_kernels *k,
                        const smx_history *hist);
 void smx_predictor_free(smx_predictor *b);
+/* Adds the context maps' tables to l (table_alloc.h); the mixer's weights
+ * are written whole at init, so they are in already. */
+void smx_predictor_tables(const smx_predictor *b, smx_table_list *l);
 uint64_t smx_predictor_memory(const smx_params *p);
 
 /* Before a token's first bit. */

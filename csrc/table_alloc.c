@@ -51,9 +51,27 @@ void smx_table_free(void *p) {
         free(h);
 }
 
+size_t smx_table_mapped_bytes(const void *table) {
+    const table_header *h = (const table_header *)table - 1;
+    return h->base ? h->length - 2 * HUGE_PAGE : 0;
+}
+
+void smx_table_populate(void *table, size_t from, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    const size_t bytes = smx_table_mapped_bytes(table);
+    if (from >= bytes) return;
+    if (len > bytes - from) len = bytes - from;
+    (void)madvise((uint8_t *)table + from, len, MADV_POPULATE_WRITE);
+#else
+    (void)table, (void)from, (void)len;
+#endif
+}
+
 #else
 
 void *smx_table_alloc(size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 void smx_table_free(void *p) { free(p); }
+size_t smx_table_mapped_bytes(const void *table) { return (void)table, 0; }
+void smx_table_populate(void *table, size_t from, size_t len) { (void)table, (void)from, (void)len; }
 
 #endif
