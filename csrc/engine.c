@@ -80,7 +80,10 @@ struct smx_engine {
         pthread_t thread;
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        int started, busy, quit;
+        int started;
+        atomic_int busy;     /* a job is posted and not finished */
+        atomic_int quit;
+        atomic_int sleepers; /* threads asleep on cv, waiting for busy or quit to change */
     } worker;
     /* With two or more threads, a short-lived thread faults the large
      * tables' pages in while the coding thread starts (table_alloc.h). */
@@ -365,24 +368,56 @@ static void train_prev(smx_engine *e) {
     smx_adam_step_aside(&e->model, &e->p);
 }
 
+/* The two threads hand a job back and forth once per chunk (16 tokens, a
+ * fraction of a millisecond). Putting a thread to sleep and waking it costs
+ * the waker tens of microseconds in the kernel on a virtual machine, so a
+ * waiting thread first spins for about as long as a typical wait (a few
+ * hundred thousand cycles) and only then sleeps. The flags are sequentially
+ * consistent atomics: a setter that reads sleepers == 0 after its store
+ * knows the waiter will see the new value before it sleeps. */
+#define SPIN_ROUNDS 4096u
+
+static int worker_flag_is(const smx_engine *e, atomic_int *flag, int want, int or_quit) {
+    return atomic_load(flag) == want || (or_quit && atomic_load(&e->worker.quit));
+}
+
+static void worker_wait_flag(smx_engine *e, atomic_int *flag, int want, int or_quit) {
+    for (uint32_t i = 0; i < SPIN_ROUNDS; i++) {
+        if (worker_flag_is(e, flag, want, or_quit)) return;
+        _mm_pause();
+    }
+    pthread_mutex_lock(&e->worker.mu);
+    atomic_fetch_add(&e->worker.sleepers, 1);
+    while (!worker_flag_is(e, flag, want, or_quit)) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
+    atomic_fetch_sub(&e->worker.sleepers, 1);
+    pthread_mutex_unlock(&e->worker.mu);
+}
+
+static void worker_set_flag(smx_engine *e, atomic_int *flag, int value) {
+    atomic_store(flag, value);
+    if (atomic_load(&e->worker.sleepers)) {
+        pthread_mutex_lock(&e->worker.mu);
+        pthread_cond_broadcast(&e->worker.cv);
+        pthread_mutex_unlock(&e->worker.mu);
+    }
+}
+
 static void *worker_main(void *arg) {
     smx_engine *e = arg;
     fp_mode_enter(); /* the worker is ours: no mode to give back */
-    pthread_mutex_lock(&e->worker.mu);
     for (;;) {
-        while (!e->worker.busy && !e->worker.quit) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
-        if (e->worker.quit) break;
-        pthread_mutex_unlock(&e->worker.mu);
+        worker_wait_flag(e, &e->worker.busy, 1, 1);
+        if (atomic_load(&e->worker.quit)) break;
         train_prev(e);
-        pthread_mutex_lock(&e->worker.mu);
-        e->worker.busy = 0;
-        pthread_cond_broadcast(&e->worker.cv);
+        worker_set_flag(e, &e->worker.busy, 0);
     }
-    pthread_mutex_unlock(&e->worker.mu);
     return NULL;
 }
 
 static int worker_start(smx_engine *e) {
+    atomic_init(&e->worker.busy, 0);
+    atomic_init(&e->worker.quit, 0);
+    atomic_init(&e->worker.sleepers, 0);
     if (pthread_mutex_init(&e->worker.mu, NULL)) return -1;
     if (pthread_cond_init(&e->worker.cv, NULL)) {
         pthread_mutex_destroy(&e->worker.mu);
@@ -398,19 +433,13 @@ static int worker_start(smx_engine *e) {
 }
 
 static void worker_wait(smx_engine *e) {
-    if (!e->worker.started) return;
-    pthread_mutex_lock(&e->worker.mu);
-    while (e->worker.busy) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
-    pthread_mutex_unlock(&e->worker.mu);
+    if (e->worker.started) worker_wait_flag(e, &e->worker.busy, 0, 0);
 }
 
 static void worker_stop(smx_engine *e) {
     if (!e->worker.started) return;
-    pthread_mutex_lock(&e->worker.mu);
-    while (e->worker.busy) pthread_cond_wait(&e->worker.cv, &e->worker.mu);
-    e->worker.quit = 1;
-    pthread_cond_broadcast(&e->worker.cv);
-    pthread_mutex_unlock(&e->worker.mu);
+    worker_wait(e);
+    worker_set_flag(e, &e->worker.quit, 1);
     pthread_join(e->worker.thread, NULL);
     pthread_cond_destroy(&e->worker.cv);
     pthread_mutex_destroy(&e->worker.mu);
@@ -425,10 +454,7 @@ static void gradient_start(smx_engine *e, uint32_t n) {
     e->grad_chunk = e->chunks_done;
     e->grad_pending = 1;
     if (e->threads > 1 && (e->worker.started || worker_start(e) == 0)) {
-        pthread_mutex_lock(&e->worker.mu);
-        e->worker.busy = 1;
-        pthread_cond_broadcast(&e->worker.cv);
-        pthread_mutex_unlock(&e->worker.mu);
+        worker_set_flag(e, &e->worker.busy, 1);
         return;
     }
     train_prev(e);
