@@ -241,7 +241,7 @@ uint64_t smx_params_memory(const smx_params *p) {
 
 static void *prefault_main(void *arg) {
     smx_engine *e = arg;
-    for (unsigned t = 0; t < e->prefault.tables.n; t++) {
+    for (uint32_t t = 0; t < e->prefault.tables.n; t++) {
         void *table = e->prefault.tables.table[t];
         const size_t bytes = smx_table_mapped_bytes(table);
         for (size_t from = 0; from < bytes; from += SMX_TABLE_STEP) {

@@ -27,8 +27,8 @@ static void adam_span(smx_model *m, const smx_params *p, float *theta, const flo
                       float lr_t, float gscale) {
     for (size_t i0 = lo; i0 < hi; i0 += ADAM_BLOCK) {
         size_t len = hi - i0 < ADAM_BLOCK ? hi - i0 : ADAM_BLOCK;
-        m->k->adam(theta + i0, src + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
-                   p->eps, gscale);
+        m->k->adam(theta + i0, src + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1,
+                   p->beta2, p->eps, gscale);
     }
 }
 

@@ -13,6 +13,7 @@
 #define SMX_TABLE_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* bytes of zeroed memory, or NULL; free with smx_table_free. */
 void *smx_table_alloc(size_t bytes);
@@ -39,7 +40,7 @@ void smx_table_populate(void *table, size_t from, size_t len);
 #define SMX_TABLE_LIST_MAX 96
 typedef struct {
     void *table[SMX_TABLE_LIST_MAX];
-    unsigned n;
+    uint32_t n;
 } smx_table_list;
 
 static inline void smx_table_list_add(smx_table_list *l, void *table) {
