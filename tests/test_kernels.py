@@ -30,16 +30,22 @@ def build_flags() -> list:
     raise AssertionError("statesmix/_build.py has no CFLAGS list")
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-def test_avx2_kernels_match_the_scalar_ones_bit_for_bit(tmp_path):
-    exe = tmp_path / "kernelcheck"
-    sources = [os.path.join(CSRC, f) for f in ("kernels_scalar.c", "kernels_avx2.c")]
+def run_driver(tmp_path, driver: str, sources: list, extra_flags: tuple = ()) -> subprocess.CompletedProcess:
+    """Compiles tests/c/<driver>.c with the given csrc/ files and the
+    extension's flags, and runs it."""
+    exe = tmp_path / driver
     subprocess.run(
-        ["gcc", *build_flags(), "-I", CSRC,
-         os.path.join(os.path.dirname(__file__), "c", "kernelcheck.c"), *sources, "-o", str(exe)],
+        ["gcc", *build_flags(), *extra_flags, "-I", CSRC,
+         os.path.join(os.path.dirname(__file__), "c", driver + ".c"),
+         *[os.path.join(CSRC, f) for f in sources], "-o", str(exe)],
         check=True,
     )
-    out = subprocess.run([str(exe)], stdout=subprocess.PIPE, text=True)
+    return subprocess.run([str(exe)], stdout=subprocess.PIPE, text=True)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_avx2_kernels_match_the_scalar_ones_bit_for_bit(tmp_path):
+    out = run_driver(tmp_path, "kernelcheck", ["kernels_scalar.c", "kernels_avx2.c"])
     if out.returncode == 77:
         pytest.skip("this CPU has no AVX2")
     assert out.returncode == 0, out.stdout
@@ -50,13 +56,6 @@ def test_avx2_kernels_match_the_scalar_ones_bit_for_bit(tmp_path):
 def test_populating_a_table_ahead_changes_none_of_its_bytes(tmp_path):
     """The engine's prefault thread (table_alloc.h) runs while the coding
     thread writes the same tables: populating must leave every byte alone."""
-    exe = tmp_path / "tablecheck"
-    subprocess.run(
-        ["gcc", *build_flags(), "-pthread", "-I", CSRC,
-         os.path.join(os.path.dirname(__file__), "c", "tablecheck.c"), os.path.join(CSRC, "table_alloc.c"),
-         "-o", str(exe)],
-        check=True,
-    )
-    out = subprocess.run([str(exe)], stdout=subprocess.PIPE, text=True)
+    out = run_driver(tmp_path, "tablecheck", ["table_alloc.c"], ("-pthread",))
     assert out.returncode == 0, out.stdout
     assert out.stdout.startswith("ok "), out.stdout
