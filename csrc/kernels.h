@@ -15,7 +15,7 @@
  *   then elements of a last incomplete group of 32 that fill whole lanes go
  *   to the first vector, the four vectors are added as (0+1)+(2+3), the
  *   lanes combined, and the final elements added one at a time;
- * - matvec_backward and scan_backward are element-wise work plus dots,
+ * - matvec_backward_dx and scan_backward are element-wise work plus dots,
  *   summed exactly as `dot` sums.
  * No kernel uses fused multiply-add. tests/test_kernels.py compares the two
  * implementations bit for bit. */
@@ -53,12 +53,11 @@ typedef struct smx_kernels {
     float (*sumsq)(const float *x, size_t n);
     /* y[i] += a * x[i] */
     void (*axpy)(float *y, float a, const float *x, size_t n);
-    /* The backward pass of out = Wt^T x for a small input-major matrix Wt
-     * (cols rows of `rows` weights): for each c in order,
-     * axpy(dWt + c*rows, x[c], dout, rows) and
-     * dx[c] = dx[c] + dot(Wt + c*rows, dout, rows). */
-    void (*matvec_backward)(const float *Wt, const float *x, const float *dout, float *dWt,
-                            float *dx, size_t rows, size_t cols);
+    /* The input's gradient in the backward pass of out = Wt^T x for a small
+     * input-major matrix Wt (cols rows of `rows` weights): for each c,
+     * dx[c] = dx[c] + dot(Wt + c*rows, dout, rows). The weights' gradient is
+     * outer_acc's, once per chunk. */
+    void (*matvec_backward_dx)(const float *Wt, const float *dout, float *dx, size_t rows, size_t cols);
     /* The backward pass of one position of the selective scan (see `scan`),
      * for each state j in order, rows n apart, dhij scratch of n:
      *   dhv = dh[j][i] + dy[i] * C[j]
@@ -73,10 +72,12 @@ typedef struct smx_kernels {
                           const float *a_neg, const float *dt, const float *dta, const float *B,
                           const float *C, float *dh, float *d_dt, float *d_dta, float *ga,
                           float *dB, float *dC, float *dhij, size_t n, size_t states);
-    /* dW[d*stride + v] += sum_t X[t*dm + d] * G[t*gstride + v], t = 0..n-1 in
-     * order, for v in [v0, v1) and d = 0..dm-1 (the head's weight gradient). */
-    void (*outer_acc)(float *dW, size_t stride, const float *X, size_t dm, const float *G,
-                      size_t gstride, size_t n, size_t v0, size_t v1);
+    /* dW[d*stride + v] = dW[d*stride + v] + X[t*xstride + d] * G[t*gstride + v]
+     * for t = 0..n-1 in order, v in [v0, v1) and d = 0..dm-1: a weight
+     * gradient summed over a chunk's positions. The row strides may be
+     * negative: the layer's backward pass adds its positions last to first. */
+    void (*outer_acc)(float *dW, size_t stride, const float *X, ptrdiff_t xstride, size_t dm,
+                      const float *G, ptrdiff_t gstride, size_t n, size_t v0, size_t v1);
     /* One Adam step on n parameters with gradient g * gscale, from theta_in
      * into theta_out (the same array, or the other parameter buffer: the
      * step aside then needs no copy first); lr already carries the bias

@@ -268,14 +268,11 @@ AVX2 static void axpy_avx2(float *y, float a, const float *x, size_t n) {
     for (; i < n; i++) y[i] = y[i] + a * x[i];
 }
 
-/* The column loop the scalar kernel has, with the AVX2 axpy and dot inlined:
- * the sums are dot's by construction. */
-AVX2 static void matvec_backward_avx2(const float *Wt, const float *x, const float *dout, float *dWt,
-                                      float *dx, size_t rows, size_t cols) {
-    for (size_t c = 0; c < cols; c++) {
-        axpy_avx2(dWt + c * rows, x[c], dout, rows);
-        dx[c] = dx[c] + dot_avx2(Wt + c * rows, dout, rows);
-    }
+/* The column loop the scalar kernel has, with the AVX2 dot inlined: the sums
+ * are dot's by construction. */
+AVX2 static void matvec_backward_dx_avx2(const float *Wt, const float *dout, float *dx, size_t rows,
+                                         size_t cols) {
+    for (size_t c = 0; c < cols; c++) dx[c] = dx[c] + dot_avx2(Wt + c * rows, dout, rows);
 }
 
 AVX2 static void scan_backward_avx2(const float *dy, const float *h, const float *h_prev,
@@ -310,15 +307,15 @@ AVX2 static void scan_backward_avx2(const float *dy, const float *h, const float
 /* Each dW entry stays in a register while t runs, in order, as in the
  * scalar loop; up to twelve vectors of entries at once (see head_forward). */
 AVX2 static inline __attribute__((always_inline)) void outer_acc_block(
-    float *row, const float *X, size_t dm, const float *G, size_t gstride, size_t n, size_t v,
+    float *row, const float *X, ptrdiff_t xstride, const float *G, ptrdiff_t gstride, size_t n, size_t v,
     size_t v1, const int nv) {
     __m256 acc[HEAD_VECS];
     const __m256i last = lane_mask(v1 - (v + 8 * (size_t)(nv - 1)));
     for (int q = 0; q + 1 < nv; q++) acc[q] = _mm256_loadu_ps(row + v + 8 * q);
     acc[nv - 1] = _mm256_maskload_ps(row + v + 8 * (nv - 1), last);
     for (size_t t = 0; t < n; t++) {
-        const __m256 x = _mm256_set1_ps(X[t * dm]);
-        const float *g = G + t * gstride + v;
+        const __m256 x = _mm256_set1_ps(X[(ptrdiff_t)t * xstride]);
+        const float *g = G + (ptrdiff_t)t * gstride + v;
         for (int q = 0; q + 1 < nv; q++)
             acc[q] = _mm256_add_ps(acc[q], _mm256_mul_ps(x, _mm256_loadu_ps(g + 8 * q)));
         acc[nv - 1] = _mm256_add_ps(acc[nv - 1], _mm256_mul_ps(x, _mm256_maskload_ps(g + 8 * (nv - 1), last)));
@@ -327,12 +324,12 @@ AVX2 static inline __attribute__((always_inline)) void outer_acc_block(
     _mm256_maskstore_ps(row + v + 8 * (nv - 1), last, acc[nv - 1]);
 }
 
-AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, size_t dm,
-                                const float *G, size_t gstride, size_t n, size_t v0, size_t v1) {
+AVX2 static void outer_acc_avx2(float *dW, size_t stride, const float *X, ptrdiff_t xstride, size_t dm,
+                                const float *G, ptrdiff_t gstride, size_t n, size_t v0, size_t v1) {
     for (size_t d = 0; d < dm; d++) {
         float *row = dW + d * stride;
         const float *Xd = X + d;
-#define OUTER_BLOCK(v, end, nv) outer_acc_block(row, Xd, dm, G, gstride, n, v, end, nv)
+#define OUTER_BLOCK(v, end, nv) outer_acc_block(row, Xd, xstride, G, gstride, n, v, end, nv)
         FOR_EACH_VECTOR_BLOCK(v0, v1, OUTER_BLOCK)
 #undef OUTER_BLOCK
     }
@@ -389,7 +386,7 @@ const smx_kernels smx_kernels_avx2 = {
     .dot = dot_avx2,
     .sumsq = sumsq_avx2,
     .axpy = axpy_avx2,
-    .matvec_backward = matvec_backward_avx2,
+    .matvec_backward_dx = matvec_backward_dx_avx2,
     .scan_backward = scan_backward_avx2,
     .outer_acc = outer_acc_avx2,
     .adam = adam_avx2,

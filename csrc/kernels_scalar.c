@@ -101,12 +101,9 @@ static void axpy_scalar(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
 }
 
-static void matvec_backward_scalar(const float *Wt, const float *x, const float *dout, float *dWt,
-                                   float *dx, size_t rows, size_t cols) {
-    for (size_t c = 0; c < cols; c++) {
-        axpy_scalar(dWt + c * rows, x[c], dout, rows);
-        dx[c] = dx[c] + dot_scalar(Wt + c * rows, dout, rows);
-    }
+static void matvec_backward_dx_scalar(const float *Wt, const float *dout, float *dx, size_t rows,
+                                      size_t cols) {
+    for (size_t c = 0; c < cols; c++) dx[c] = dx[c] + dot_scalar(Wt + c * rows, dout, rows);
 }
 
 static void scan_backward_scalar(const float *dy, const float *h, const float *h_prev,
@@ -125,13 +122,13 @@ static void scan_backward_scalar(const float *dy, const float *h, const float *h
     }
 }
 
-static void outer_acc_scalar(float *dW, size_t stride, const float *X, size_t dm, const float *G,
-                             size_t gstride, size_t n, size_t v0, size_t v1) {
+static void outer_acc_scalar(float *dW, size_t stride, const float *X, ptrdiff_t xstride, size_t dm,
+                             const float *G, ptrdiff_t gstride, size_t n, size_t v0, size_t v1) {
     for (size_t d = 0; d < dm; d++) {
         float *row = dW + d * stride;
         for (size_t t = 0; t < n; t++) {
-            float x = X[t * dm + d];
-            const float *g = G + t * gstride;
+            float x = X[(ptrdiff_t)t * xstride + (ptrdiff_t)d];
+            const float *g = G + (ptrdiff_t)t * gstride;
             for (size_t v = v0; v < v1; v++) row[v] = row[v] + x * g[v];
         }
     }
@@ -167,7 +164,7 @@ const smx_kernels smx_kernels_scalar = {
     .dot = dot_scalar,
     .sumsq = sumsq_scalar,
     .axpy = axpy_scalar,
-    .matvec_backward = matvec_backward_scalar,
+    .matvec_backward_dx = matvec_backward_dx_scalar,
     .scan_backward = scan_backward_scalar,
     .outer_acc = outer_acc_scalar,
     .adam = adam_scalar,

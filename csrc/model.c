@@ -52,13 +52,6 @@ static void matvec(const smx_kernels *k, const float *Wt, const float *x, float 
     k->head_forward(Wt, rows, x, cols, out, 0, rows);
 }
 
-/* dWt += x (x) dout ; dx += Wt dout */
-static void matvec_backward(const smx_kernels *k, const float *Wt, const float *x,
-                            const float *dout, float *dWt, float *dx, uint32_t rows,
-                            uint32_t cols) {
-    k->matvec_backward(Wt, x, dout, dWt, dx, rows, cols);
-}
-
 static void layernorm_forward(const float *x, const float *w, const float *b, float *out,
                               float *mean_out, float *rstd_out, uint32_t n) {
     float s = 0.0f;
@@ -142,7 +135,7 @@ static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *
     for (size_t b = 0; b < nb; b++) {
         size_t v0 = b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
-        m->k->outer_acc(dW, Vp, ch->xf, DM, ch->probs, Vp, n, v0, v0 + len);
+        m->k->outer_acc(dW, Vp, ch->xf, DM, DM, ch->probs, (ptrdiff_t)Vp, n, v0, v0 + len);
         for (uint32_t t = 0; t < n; t++) {
             const float *dl = ch->probs + (size_t)t * Vp + v0;
             for (uint32_t d = 0; d < DM; d++)
@@ -296,13 +289,11 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
 
     /* scratch layout */
     float *dh = m->bscratch;           /* ns: gradient on h carried backwards in time */
-    float *dxo = dh + ns;              /* DM */
-    float *dy = dxo + DM;              /* DI */
+    float *dy = dh + ns;               /* DI */
     float *da = dy + DI;               /* DI */
     float *d_dt = da + DI;             /* DI */
     float *d_dta = d_dt + DI;          /* DI */
-    float *dbcs = d_dta + DI;          /* NB */
-    float *du = dbcs + NB;             /* DM */
+    float *du = d_dta + DI;            /* DM */
     float *dta = du + DM;              /* DI */
     float *dhij = dta + DI;            /* DI */
     float *act = dhij + DI;            /* DI: an activation's derivative, one at a time */
@@ -321,11 +312,12 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
         const float *decay = c->decay + (size_t)tt * ns, *h = c->h + (size_t)tt * ns;
         const float *h_prev = tt > 0 ? c->h + (size_t)(tt - 1) * ns : ch->h_start + (size_t)l * ns;
         float *dres = m->dres + (size_t)tt * DM;
+        float *dxo = m->dxo_rows + (size_t)tt * DM, *dbcs = m->dbcs_rows + (size_t)tt * NB;
 
         memcpy(dxo, dres, DM * sizeof(float));
         /* out-projection: x_out = x_in + W_out g */
         memset(dy, 0, DI * sizeof(float));
-        matvec_backward(k, th + o->w_out, g, dxo, gr + o->w_out, dy, DM, DI);
+        k->matvec_backward_dx(th + o->w_out, dxo, dy, DM, DI);
 
         /* g = y * SiLU(z); y = C . h + D a */
         float *dz = dxz + (size_t)tt * 2 * DI + DI;
@@ -357,7 +349,7 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
             gr[o->dt_b + i] += d_dta[i];
         }
         dbcs[2 * DS] = k->dot(d_dta, dt_w, DI);
-        matvec_backward(k, th + o->w_x, a, dbcs, gr + o->w_x, da, NB, DI);
+        k->matvec_backward_dx(th + o->w_x, dbcs, da, NB, DI);
 
         /* SiLU and the causal conv */
         float *dxc = dy; /* dy no longer needed */
@@ -380,11 +372,24 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
         }
         /* Row tt of dxz is now complete (later positions were done first). */
         memset(du, 0, DM * sizeof(float));
-        matvec_backward(k, th + o->w_in, c->u + (size_t)tt * DM, dxz + (size_t)tt * 2 * DI,
-                        gr + o->w_in, du, 2 * DI, DM);
+        k->matvec_backward_dx(th + o->w_in, dxz + (size_t)tt * 2 * DI, du, 2 * DI, DM);
         layernorm_backward(c->x_in + (size_t)tt * DM, c->mean[tt], c->rstd[tt], th + o->ln_w,
                            du, gr + o->ln_w, gr + o->ln_b, dres, DM);
     }
+
+    /* The projections' weight gradients, one pass over the chunk each, the
+     * positions added last to first as the loop above met them: every weight
+     * sums the same terms in the same order as when each position added its
+     * own, while the weight stays in a register instead of a trip through
+     * memory per position. */
+    if (n == 0) return;
+    const size_t last = n - 1;
+    k->outer_acc(gr + o->w_out, DM, c->g + last * DI, -(ptrdiff_t)DI, DI, m->dxo_rows + last * DM,
+                 -(ptrdiff_t)DM, n, 0, DM);
+    k->outer_acc(gr + o->w_x, NB, c->a + last * DI, -(ptrdiff_t)DI, DI, m->dbcs_rows + last * NB,
+                 -(ptrdiff_t)NB, n, 0, NB);
+    k->outer_acc(gr + o->w_in, 2 * DI, c->u + last * DM, -(ptrdiff_t)DM, DM, dxz + last * 2 * DI,
+                 -(ptrdiff_t)(2 * DI), n, 0, 2 * DI);
 }
 
 void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t target, float smoothing,
@@ -661,6 +666,8 @@ static void layout(smx_model *m, arena *a) {
     m->prev = &m->chunks[1];
     m->dres = take(a, T * DM);
     m->dxz = take(a, T * (2 * DI > DM ? 2 * DI : DM));
+    m->dxo_rows = take(a, T * DM);
+    m->dbcs_rows = take(a, T * NB);
     m->scratch = take(a, SCRATCH_FIXED(m) + Vp);
     m->bscratch = take(a, SCRATCH_FIXED(m));
     m->head_part = take(a, T * DM * m->n_blocks);

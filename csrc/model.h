@@ -91,6 +91,8 @@ typedef struct smx_model {
     /* backward only (it may run on another thread than the forward pass) */
     float *dres;           /* T x DM gradient on the residual stream */
     float *dxz;            /* T x 2DI */
+    float *dxo_rows;       /* T x DM: the gradient on each position's out-projection */
+    float *dbcs_rows;      /* T x NBCS: on each position's B, C and dt input */
     float *bscratch;       /* per-position temporaries */
     float *head_part;      /* partial sums of the head backward, per vocabulary block */
     size_t n_blocks;

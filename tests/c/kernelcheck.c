@@ -91,15 +91,18 @@ static void check_length(const smx_kernels *S, const smx_kernels *A, size_t n) {
     fill(x.in[7], MAXN * STATES);
     memcpy(y.in[7], x.in[7], sizeof x.in[7]);
 
-    /* matvec_backward: `cols` = STATES columns of n rows */
-    S->matvec_backward(x.in[0], x.in[1], x.in[2], x.out[5], x.out[6], n, STATES);
-    A->matvec_backward(y.in[0], y.in[1], y.in[2], y.out[5], y.out[6], n, STATES);
-    same("matvec_backward dWt", n, x.out[5], y.out[5], n * STATES);
-    same("matvec_backward dx", n, x.out[6], y.out[6], STATES);
+    /* matvec_backward_dx: `cols` = STATES columns of n rows */
+    S->matvec_backward_dx(x.in[0], x.in[2], x.out[6], n, STATES);
+    A->matvec_backward_dx(y.in[0], y.in[2], y.out[6], n, STATES);
+    same("matvec_backward_dx", n, x.out[6], y.out[6], STATES);
 
-    S->outer_acc(x.out[7], MAXN, x.in[0], 3, x.in[1], MAXN, 4, 0, n);
-    A->outer_acc(y.out[7], MAXN, y.in[0], 3, y.in[1], MAXN, 4, 0, n);
+    /* outer_acc over 4 positions of 3 inputs, first to last and last to first */
+    S->outer_acc(x.out[7], MAXN, x.in[0], 3, 3, x.in[1], MAXN, 4, 0, n);
+    A->outer_acc(y.out[7], MAXN, y.in[0], 3, 3, y.in[1], MAXN, 4, 0, n);
     same("outer_acc", n, x.out[7], y.out[7], 3 * MAXN);
+    S->outer_acc(x.out[5], MAXN, x.in[0] + 9, -3, 3, x.in[1] + 3 * MAXN, -MAXN, 4, 0, n);
+    A->outer_acc(y.out[5], MAXN, y.in[0] + 9, -3, 3, y.in[1] + 3 * MAXN, -MAXN, 4, 0, n);
+    same("outer_acc, last to first", n, x.out[5], y.out[5], 3 * MAXN);
 
     S->scan(x.in[3], x.out[0], x.out[1], x.in[4], x.in[5], x.in[6], x.out[2], n, STATES);
     A->scan(y.in[3], y.out[0], y.out[1], y.in[4], y.in[5], y.in[6], y.out[2], n, STATES);
