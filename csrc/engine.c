@@ -368,14 +368,17 @@ static void train_prev(smx_engine *e) {
     smx_adam_step_aside(&e->model, &e->p);
 }
 
-/* The two threads hand a job back and forth once per chunk (16 tokens, a
- * fraction of a millisecond). Putting a thread to sleep and waking it costs
- * the waker tens of microseconds in the kernel on a virtual machine, so a
- * waiting thread first spins for about as long as a typical wait (a few
- * hundred thousand cycles) and only then sleeps. The flags are sequentially
- * consistent atomics: a setter that reads sleepers == 0 after its store
- * knows the waiter will see the new value before it sleeps. */
-#define SPIN_ROUNDS 4096u
+/* The two threads hand a job back and forth once per chunk (16 tokens, about
+ * half a millisecond). Putting a thread to sleep and waking it costs the
+ * waker tens of microseconds in the kernel on a virtual machine, on the
+ * coding thread's path when the worker is the one asleep. So a waiting thread
+ * first spins, for longer than a chunk takes (65,536 pause rounds, about
+ * 1.6 ms here), so that neither thread sleeps while the engine codes; an
+ * engine left idle (between frames, a stream waiting for input) sleeps
+ * after that. The flags are sequentially consistent atomics: a setter that
+ * reads sleepers == 0 after its store knows the waiter will see the new
+ * value before it sleeps. */
+#define SPIN_ROUNDS 65536u
 
 static int worker_flag_is(const smx_engine *e, atomic_int *flag, int want, int or_quit) {
     return atomic_load(flag) == want || (or_quit && atomic_load(&e->worker.quit));
