@@ -7,6 +7,7 @@
  *   3. the token is coded (or decoded),
  *   4. the mixer, the n-gram tables and, every chunk, the SSM learn from it. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,10 +376,14 @@ static void train_prev(smx_engine *e) {
  * first spins, for longer than a chunk takes (65,536 pause rounds, about
  * 1.6 ms here), so that neither thread sleeps while the engine codes; an
  * engine left idle (between frames, a stream waiting for input) sleeps
- * after that. The flags are sequentially consistent atomics: a setter that
- * reads sleepers == 0 after its store knows the waiter will see the new
- * value before it sleeps. */
+ * after that. Every 256 rounds the spinner yields the core: where the two
+ * threads share one core (a machine busy with other work, a container with
+ * less CPU than cores), the thread it waits for then runs instead of
+ * waiting out the spin. The flags are sequentially consistent atomics: a
+ * setter that reads sleepers == 0 after its store knows the waiter will see
+ * the new value before it sleeps. */
 #define SPIN_ROUNDS 65536u
+#define YIELD_ROUNDS 256u
 
 static int worker_flag_is(const smx_engine *e, atomic_int *flag, int want, int or_quit) {
     return atomic_load(flag) == want || (or_quit && atomic_load(&e->worker.quit));
@@ -388,6 +393,7 @@ static void worker_wait_flag(smx_engine *e, atomic_int *flag, int want, int or_q
     for (uint32_t i = 0; i < SPIN_ROUNDS; i++) {
         if (worker_flag_is(e, flag, want, or_quit)) return;
         _mm_pause();
+        if (i % YIELD_ROUNDS == YIELD_ROUNDS - 1) sched_yield();
     }
     pthread_mutex_lock(&e->worker.mu);
     atomic_fetch_add(&e->worker.sleepers, 1);
