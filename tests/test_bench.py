@@ -150,3 +150,22 @@ def test_a_stuck_compressor_is_killed_and_reported(tmp_path, capsys, text):
     table = capsys.readouterr().out
     assert "| 1,000 | stuck | - |" in table and "FAILED: timed out after 2 s" in table
     assert "| 1,000 | statesmix -1 |" in table  # the run went on
+
+
+def test_ssm_profile_counts_self_samples_by_thread():
+    """bench/ssm_profile.py: the training thread counts whole but for its
+    waiting, the coding thread only in the SSM's kernels; kernels the token
+    mixture and the binary mixer share (max, exp_sum, dot) do not count there."""
+    from conftest import load_bench_module
+
+    prof = load_bench_module("ssm_profile")
+    coder = ["11 7f00 head_forward_avx2"] * 30 + ["11 7f01 scan_scalar"] * 10 + ["11 7f02 smx_softmax"] * 5 \
+        + ["11 7f03 exp_sum_avx2"] * 7 + ["11 7f04 dot_avx2"] * 8 + ["11 7f05 smx_ctxmap_predict"] * 40
+    worker = ["12 7f06 smx_model_backward"] * 50 + ["12 7f07 dot_avx2"] * 20 + ["12 7f08 worker_main"] * 15
+    prefault = ["13 7f09 clear_page_erms"] * 10
+    share = prof.ssm_share(coder + worker + prefault + ["", "14 7f0a"])
+    assert share.samples == 196
+    assert share.waiting == 15
+    assert share.ssm == 30 + 10 + 5 + 50 + 20
+    assert share.of_all == pytest.approx(115 / 196)
+    assert share.of_work == pytest.approx(115 / 181)
