@@ -35,6 +35,34 @@ def test_decode_reproduces_encode():
     assert np.array_equal(np.concatenate([a, b]), ids)
 
 
+
+def test_an_engine_between_frames_sleeps():
+    """Between frames (a stream waiting for input) the training thread of an
+    engine with threads=2 waits for work: it spins for about 1.6 ms, then
+    sleeps. An idle second must cost next to no CPU time."""
+    import resource
+    import time
+
+    def cpu_seconds() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 300, size=4000).astype(np.uint32)
+    p = Params(vocab=300, table_bits=12, pool_limit=50_000, steps_rest=1)  # past the warm-up: the worker trains
+    enc = Engine(p, byte_pieces(300), threads=2)
+    frames = [enc.encode(ids[:3000])]
+    time.sleep(0.05)
+    before = cpu_seconds()
+    time.sleep(1.0)
+    idle = cpu_seconds() - before
+    frames.append(enc.encode(ids[3000:]))
+    assert idle < 0.25, f"{idle:.2f} s of CPU time while the engine waited 1 s for its next frame"
+    dec = Engine(p, byte_pieces(300), threads=1)
+    a, _ = dec.decode(frames[0], 3000)
+    b, _ = dec.decode(frames[1], 1000)
+    assert np.array_equal(np.concatenate([a, b]), ids)
+
 def test_token_out_of_range():
     e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
     with pytest.raises(StatesmixError, match="outside the vocabulary"):
