@@ -35,7 +35,6 @@ def test_decode_reproduces_encode():
     assert np.array_equal(np.concatenate([a, b]), ids)
 
 
-
 def test_an_engine_between_frames_sleeps():
     """Between frames (a stream waiting for input) the training thread of an
     engine with threads=2 waits for work: it spins for about 1.6 ms, then
@@ -62,6 +61,7 @@ def test_an_engine_between_frames_sleeps():
     a, _ = dec.decode(frames[0], 3000)
     b, _ = dec.decode(frames[1], 1000)
     assert np.array_equal(np.concatenate([a, b]), ids)
+
 
 def test_token_out_of_range():
     e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
