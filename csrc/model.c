@@ -511,12 +511,12 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     m->replay_stored++;
 }
 
-void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
-    const uint64_t have = m->replay_stored < m->R ? m->replay_stored : m->R;
-    if (have < 2 || weight == 0.0f) return;
+/* The draw-th chunk of the step `index` (draw 0 seeds with index itself, as
+ * format 8 did). */
+static void replay_one(smx_model *m, uint64_t index, uint32_t draw, uint64_t have, float weight) {
     /* ages 1 .. have-1 chunks back, uniformly: the newest was just learnt */
-    rng draw = {index};
-    const uint64_t age = 1 + splitmix64(&draw) % (have - 1);
+    rng draw_rng = {index ^ (0x9E3779B97F4A7C15ull * draw)};
+    const uint64_t age = 1 + splitmix64(&draw_rng) % (have - 1);
     const uint32_t T = m->T;
     const size_t ni = (size_t)m->NIN * T;
     const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * (ni + T);
@@ -526,6 +526,12 @@ void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
     memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
     recompute_dlogits(m, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
     smx_model_backward(m, ch, T);
+}
+
+void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
+    const uint64_t have = m->replay_stored < m->R ? m->replay_stored : m->R;
+    if (have < 2 || weight == 0.0f) return;
+    for (uint32_t draw = 0; draw < m->replay_draws; draw++) replay_one(m, index, draw, have, weight);
 }
 
 /* ---- construction ------------------------------------------------------ */
@@ -571,6 +577,7 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->has_head_bias = p->head_bias != 0;
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
     m->R = p->replay > 0.0f ? p->replay_chunks : 0;
+    m->replay_draws = 1 + p->replay_extra;
     m->NCOST = p->ssm_cost_input;
     m->NGUESS = p->ssm_guess_input ? m->V * (1u + p->n_orders) : 0;
     m->NCTX = p->ssm_context_bits ? 1u << p->ssm_context_bits : 0;
@@ -649,9 +656,9 @@ static void layout(smx_model *m, arena *a) {
     m->theta_next = take(a, off);
     m->a_neg_next = take(a, NL * DI * DS);
     if (m->NSPARSE) {
-        /* a step's gradient touches at most a chunk's and a replayed one's
+        /* a step's gradient touches at most a chunk's and the replayed ones'
          * positions, each through its slots after the cost's */
-        const size_t most_touched = 2 * (size_t)(m->NIN - (SMX_SLOT_COST + 1)) * T;
+        const size_t most_touched = (1 + (size_t)m->replay_draws) * (m->NIN - (SMX_SLOT_COST + 1)) * T;
         m->touched = (uint32_t *)take(a, most_touched); /* uint32_t is float-sized */
         m->stale = (uint32_t *)take(a, most_touched);
         m->is_touched = (uint8_t *)take(a, (m->NSPARSE + 3) / 4);

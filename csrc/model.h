@@ -115,6 +115,7 @@ typedef struct smx_model {
      * room to recompute one of them beside the forward pass (the worker's
      * own chunk cache, state and scratch). */
     uint32_t R;
+    uint32_t replay_draws;    /* chunks replayed per step: 1 + p->replay_extra */
     uint64_t replay_stored;   /* full chunks stored so far */
     uint32_t *replay_tokens;  /* R x (NIN + 1) T: each chunk's input rows, then its targets */
     smx_chunk replay;         /* h_start and conv_start stay zero */
@@ -193,10 +194,11 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n);
  * (full chunks only; a no-op without replay). */
 void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n);
 
-/* Adds to m->grad weight x the gradient of the mean cross-entropy of one
- * stored chunk other than the newest, drawn by a hash of index, recomputed
- * with the current parameters from a zero state. Reads the parameters and
- * the replay buffers only, so it may run beside the forward pass. */
+/* Adds to m->grad weight x the gradient of the mean cross-entropy of each
+ * of m->replay_draws stored chunks other than the newest, drawn by hashes of
+ * index, recomputed with the current parameters from a zero state, one after
+ * the other. Reads the parameters and the replay buffers only, so it may run
+ * beside the forward pass. */
 void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight);
 
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns

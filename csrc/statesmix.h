@@ -97,6 +97,10 @@ typedef struct smx_params {
                                   2^22): a memory of what followed each context. 0: none */
     uint32_t ssm_context_min;  /* a context's row is read only once the context has come
                                   this many times (at most 255) */
+    /* format 15; 0 in older files */
+    uint32_t replay_extra;     /* with replay: how many more earlier chunks each one-step chunk
+                                  learns again beside the first, each drawn the same way and
+                                  at the same weight (at most 4) */
 } smx_params;
 
 typedef struct smx_stats {

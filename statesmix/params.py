@@ -92,7 +92,12 @@ _FIELDS_14: List[Tuple[str, str]] = [
     ("ssm_context_bits", "u"),
     ("ssm_context_min", "u"),
 ]
-_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13, _FIELDS_14)
+# Fields added by format 15.
+_FIELDS_15: List[Tuple[str, str]] = [
+    ("replay_extra", "u"),
+]
+_EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13, _FIELDS_14,
+               _FIELDS_15)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -154,6 +159,7 @@ class Params:
     ssm_guess_input: int = 0
     ssm_context_bits: int = 0
     ssm_context_min: int = 0
+    replay_extra: int = 0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -418,8 +424,21 @@ _LEVELS_13: Dict[int, Level] = {
 # has come three times. Level 6 on enwik8: 210,036 -> 209,366 bytes at 1 MB
 # (-0.32%), 831,721 -> 826,612 at 4.15 MB (-0.61%); the mixed corpus, 300 KB
 # of each file: -0.26%, smaller on 14 of 15 (bench/README.md, "Format 14").
-LEVELS: Dict[int, Level] = {
+_LEVELS_14: Dict[int, Level] = {
     level: lv.replace_params(ssm_context_bits=16, ssm_context_min=3) for level, lv in _LEVELS_13.items()
+}
+
+# Format 15, levels 4-6: the SSM's inner layer as wide as its model width (48,
+# not 96) with a state of 8 (not 16), and each step replays two earlier chunks
+# at 0.35 each (not one at 0.5, csrc/model.c). Once the hashed rows carry the
+# SSM's memory its inner width and state hardly matter (level 6, 1 MB of
+# enwik8: +0.06% without the second chunk), and the time they took pays for
+# the second chunk on the training thread, which waited for the coding
+# thread. Level 6: the same bytes within 0.1% on enwik8 and the corpus, in
+# about 0.86x the time (bench/README.md, "Format 15").
+_NARROW_CORE = dict(d_inner=48, d_state=8, lr=0.003, ssm_cost_focus=0.25, replay=0.35, replay_extra=1)
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(**_NARROW_CORE) if 4 <= level <= 6 else lv for level, lv in _LEVELS_14.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -436,7 +455,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     if version < 5:
         return _LEVELS_BEFORE_5
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
-            10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13}.get(version, LEVELS)
+            10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13, 14: _LEVELS_14}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

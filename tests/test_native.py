@@ -96,6 +96,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": -0.5}, "replay"),
         ({"replay": float("nan")}, "replay"),
         ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
+        ({"replay": 0.5, "replay_extra": 5}, "replay_extra"),
         ({"bin_top_select": 2}, "bin_top_select"),
         ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
         ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
@@ -226,6 +227,25 @@ def test_replay_round_trips_and_changes_the_bytes(text, bin_bits):
     assert _payloads_that_round_trip(tok.vocab.pieces, ids, [on.replace(replay_chunks=0)])[0] == outputs[0]
     # the ring's tokens cost memory in proportion to its chunks
     assert engine_memory(base) < engine_memory(on.replace(replay_chunks=2)) < engine_memory(on.replace(replay_chunks=1 << 16))
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_more_replayed_chunks_round_trip_and_change_the_bytes(text, bin_bits):
+    """replay_extra learns further earlier chunks beside the first each step,
+    one after another, on the worker (encoding on two threads) as inline
+    (decoding on one). With the hashed contexts and the guesses on, every
+    replayed chunk also touches sparse rows: at the most chunks allowed (five)
+    the step's list of touched rows must hold them all."""
+    tok, ids, base = _small_params(text, bin_bits)
+    base = base.replace(steps_rest=1)  # replay rides on the one-step training of the pipeline
+    on = base.replace(replay=0.35, replay_chunks=1 << 16)
+    sparse = on.replace(ssm_guess_input=1, ssm_context_bits=12, ssm_context_min=1)
+    variants = [on, on.replace(replay_extra=1), on.replace(replay_extra=4), sparse, sparse.replace(replay_extra=4)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    # without replay there is nothing to draw more of
+    assert (_payloads_that_round_trip(tok.vocab.pieces, ids, [base.replace(replay_extra=2)])
+            == _payloads_that_round_trip(tok.vocab.pieces, ids, [base]))
 
 
 @pytest.mark.parametrize("vocab", [384, 4096])
