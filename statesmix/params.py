@@ -430,12 +430,14 @@ _LEVELS_14: Dict[int, Level] = {
 
 # Format 15, levels 4-6: the SSM's inner layer as wide as its model width (48,
 # not 96) with a state of 8 (not 16), and each step replays two earlier chunks
-# at 0.35 each (not one at 0.5, csrc/model.c). Once the hashed rows carry the
+# at 0.35 each (not one at 0.5, csrc/model.c), with Adam's rate 0.003 and the
+# cost focus 0.25 (0.004, 0.5). Once the hashed rows carry the
 # SSM's memory its inner width and state hardly matter (level 6, 1 MB of
 # enwik8: +0.06% without the second chunk), and the time they took pays for
 # the second chunk on the training thread, which waited for the coding
-# thread. Level 6: the same bytes within 0.1% on enwik8 and the corpus, in
-# about 0.86x the time (bench/README.md, "Format 15").
+# thread. Level 6: 0.90x the time; enwik8 -0.18% at 1 MB, -0.16% at 4.15 MB;
+# the mixed corpus, 300 KB of each file, +0.19%, larger on 12 of 15: a trade
+# of bytes on tabular and binary files for time (bench/README.md, "Format 15").
 _NARROW_CORE = dict(d_inner=48, d_state=8, lr=0.003, ssm_cost_focus=0.25, replay=0.35, replay_extra=1)
 LEVELS: Dict[int, Level] = {
     level: lv.replace_params(**_NARROW_CORE) if 4 <= level <= 6 else lv for level, lv in _LEVELS_14.items()
