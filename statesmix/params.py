@@ -436,8 +436,8 @@ _LEVELS_14: Dict[int, Level] = {
 # enwik8: +0.06% without the second chunk), and the time they took pays for
 # the second chunk on the training thread, which waited for the coding
 # thread. Level 6: 0.90x the time; enwik8 -0.18% at 1 MB, -0.16% at 4.15 MB;
-# the mixed corpus, 300 KB of each file, +0.19%, larger on 12 of 15: a trade
-# of bytes on tabular and binary files for time (bench/README.md, "Format 15").
+# the mixed corpus, 300 KB of each file, about +0.12% (+0.07% to +0.19% in
+# four runs): a trade of bytes for time (bench/README.md, "Format 15").
 _NARROW_CORE = dict(d_inner=48, d_state=8, lr=0.003, ssm_cost_focus=0.25, replay=0.35, replay_extra=1)
 LEVELS: Dict[int, Level] = {
     level: lv.replace_params(**_NARROW_CORE) if 4 <= level <= 6 else lv for level, lv in _LEVELS_14.items()
