@@ -112,8 +112,8 @@ typedef struct smx_model {
     uint32_t n_stale;
 
     /* Replay (p->replay > 0): the tokens of the last R full chunks, and the
-     * room to recompute one of them beside the forward pass (the worker's
-     * own chunk cache, state and scratch). */
+     * room to recompute them, one at a time, beside the forward pass (the
+     * worker's own chunk cache, state and scratch). */
     uint32_t R;
     uint32_t replay_draws;    /* chunks replayed per step: 1 + p->replay_extra */
     uint64_t replay_stored;   /* full chunks stored so far */

@@ -431,11 +431,10 @@ _LEVELS_14: Dict[int, Level] = {
 # Format 15, levels 4-6: the SSM's inner layer as wide as its model width (48,
 # not 96) with a state of 8 (not 16), and each step replays two earlier chunks
 # at 0.35 each (not one at 0.5, csrc/model.c), with Adam's rate 0.003 and the
-# cost focus 0.25 (0.004, 0.5). Once the hashed rows carry the
-# SSM's memory its inner width and state hardly matter (level 6, 1 MB of
-# enwik8: +0.06% without the second chunk), and the time they took pays for
-# the second chunk on the training thread, which waited for the coding
-# thread. Level 6: 0.90x the time; enwik8 -0.18% at 1 MB, -0.16% at 4.15 MB;
+# cost focus 0.25 (0.004, 0.5). Once the hashed rows carry the SSM's memory
+# its inner width and state hardly matter (level 6, 1 MB of enwik8: +0.06%
+# without the second chunk), and the time they took pays for the second
+# chunk on the training thread, which waited for the coding thread. Level 6: 0.90x the time; enwik8 -0.18% at 1 MB, -0.16% at 4.15 MB;
 # the mixed corpus, 300 KB of each file, about +0.12% (+0.07% to +0.19% in
 # four runs): a trade of bytes for time (bench/README.md, "Format 15").
 _NARROW_CORE = dict(d_inner=48, d_state=8, lr=0.003, ssm_cost_focus=0.25, replay=0.35, replay_extra=1)
