@@ -158,6 +158,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
     REQUIRE(p->replay_extra <= 4, "replay_extra must be at most 4");
+    REQUIRE(finite_in(p->emb_lr_scale, 0.0f, 64.0f), "emb_lr_scale must be in [0, 64]");
+    REQUIRE(p->replay_candidates <= 4, "replay_candidates must be at most 4");
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");

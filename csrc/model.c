@@ -508,18 +508,34 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * (ni + m->T);
     memcpy(slot, ch->in_rows, ni * sizeof(uint32_t));
     memcpy(slot + ni, ch->target, m->T * sizeof(uint32_t));
+    if (m->replay_miss) {
+        /* ch->probs holds d loss / d logits by now: at a target, minus the
+         * (weighted) probability the SSM failed to give it */
+        float miss = 0.0f;
+        for (uint32_t t = 0; t < n; t++) {
+            const float d = ch->probs[(size_t)t * m->Vp + ch->target[t]];
+            miss = miss + (d < 0.0f ? -d : d);
+        }
+        m->replay_miss[m->replay_stored % m->R] = miss;
+    }
     m->replay_stored++;
 }
 
 /* The draw-th chunk of the step `index` (draw 0 seeds with index itself, as
- * format 8 did). */
+ * format 8 did). With several candidates, the one the SSM missed most when
+ * it was coded (the first of equals): what it got wrong is worth learning
+ * again more than what it already knew. */
 static void replay_one(smx_model *m, uint64_t index, uint32_t draw, uint64_t have, float weight) {
     /* ages 1 .. have-1 chunks back, uniformly: the newest was just learnt */
     rng draw_rng = {index ^ (0x9E3779B97F4A7C15ull * draw)};
-    const uint64_t age = 1 + splitmix64(&draw_rng) % (have - 1);
+    uint64_t pick = (m->replay_stored - 1 - (1 + splitmix64(&draw_rng) % (have - 1))) % m->R;
+    for (uint32_t c = 1; c < m->replay_candidates; c++) {
+        const uint64_t other = (m->replay_stored - 1 - (1 + splitmix64(&draw_rng) % (have - 1))) % m->R;
+        if (m->replay_miss[other] > m->replay_miss[pick]) pick = other;
+    }
     const uint32_t T = m->T;
     const size_t ni = (size_t)m->NIN * T;
-    const uint32_t *slot = m->replay_tokens + (size_t)((m->replay_stored - 1 - age) % m->R) * (ni + T);
+    const uint32_t *slot = m->replay_tokens + (size_t)pick * (ni + T);
     smx_chunk *ch = &m->replay;
     memcpy(ch->in_rows, slot, ni * sizeof(uint32_t));
     memcpy(ch->target, slot + ni, T * sizeof(uint32_t));
@@ -578,6 +594,7 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->n_blocks = (m->Vp + HEAD_BLOCK - 1) / HEAD_BLOCK;
     m->R = p->replay > 0.0f ? p->replay_chunks : 0;
     m->replay_draws = 1 + p->replay_extra;
+    m->replay_candidates = p->replay_candidates > 1 ? p->replay_candidates : 1;
     m->NCOST = p->ssm_cost_input;
     m->NGUESS = p->ssm_guess_input ? m->V * (1u + p->n_orders) : 0;
     m->NCTX = p->ssm_context_bits ? 1u << p->ssm_context_bits : 0;
@@ -682,6 +699,7 @@ static void layout(smx_model *m, arena *a) {
         m->replay_tokens = (uint32_t *)take(a, (size_t)m->R * (m->NIN + 1) * T);
         m->replay_h = take(a, NL * DI * DS);
         m->replay_scratch = take(a, SCRATCH_FIXED(m) + Vp);
+        if (m->replay_candidates > 1) m->replay_miss = take(a, m->R);
     }
 }
 

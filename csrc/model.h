@@ -116,10 +116,14 @@ typedef struct smx_model {
      * worker's own chunk cache, state and scratch). */
     uint32_t R;
     uint32_t replay_draws;    /* chunks replayed per step: 1 + p->replay_extra */
+    uint32_t replay_candidates; /* chunks drawn for each replayed one: p->replay_candidates, at least 1 */
     uint64_t replay_stored;   /* full chunks stored so far */
     uint32_t *replay_tokens;  /* R x (NIN + 1) T: each chunk's input rows, then its targets */
     smx_chunk replay;         /* h_start and conv_start stay zero */
     float *replay_h, *replay_scratch;
+    float *replay_miss;       /* R, with several candidates: how badly the SSM predicted each
+                                 stored chunk when it was coded (the size of its loss's
+                                 gradient at the targets, summed over the chunk) */
 
     uint64_t adam_steps;
     float b1_pow, b2_pow;

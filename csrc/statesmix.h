@@ -101,6 +101,14 @@ typedef struct smx_params {
     uint32_t replay_extra;     /* with replay: how many more earlier chunks each one-step chunk
                                   learns again beside the first, each drawn the same way and
                                   at the same weight (at most 4) */
+    /* format 16; 0 in older files */
+    float emb_lr_scale;        /* > 0: the embedding's rows of the tokens and of the cost
+                                  buckets, which a step reaches only through the few tokens
+                                  of its chunks, learn at this multiple of lr (at most 64;
+                                  lr 0 still freezes them). 0: at lr, as every other weight */
+    uint32_t replay_candidates; /* > 1: each replayed chunk is, of this many drawn, the one
+                                   the SSM predicted worst when it was coded (at most 4);
+                                   0 or 1: the one drawn */
 } smx_params;
 
 typedef struct smx_stats {

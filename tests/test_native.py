@@ -97,6 +97,10 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": float("nan")}, "replay"),
         ({"replay": 0.5, "replay_chunks": (1 << 20) + 1}, "replay_chunks"),
         ({"replay": 0.5, "replay_extra": 5}, "replay_extra"),
+        ({"emb_lr_scale": -0.01}, "emb_lr_scale"),
+        ({"emb_lr_scale": 65.0}, "emb_lr_scale"),
+        ({"emb_lr_scale": float("nan")}, "emb_lr_scale"),
+        ({"replay": 0.5, "replay_candidates": 5}, "replay_candidates"),
         ({"bin_top_select": 2}, "bin_top_select"),
         ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
         ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
@@ -248,6 +252,30 @@ def test_more_replayed_chunks_round_trip_and_change_the_bytes(text, bin_bits):
     # without replay there is nothing to draw more of
     assert (_payloads_that_round_trip(tok.vocab.pieces, ids, [base.replace(replay_extra=2)])
             == _payloads_that_round_trip(tok.vocab.pieces, ids, [base]))
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_worse_predicted_replay_and_the_token_rows_rate_round_trip(text, bin_bits):
+    """replay_candidates draws several chunks for each replayed one and keeps
+    the one the SSM missed most when it was coded (a score kept per stored
+    chunk), on the worker (encoding on two threads) as inline (decoding on
+    one); emb_lr_scale makes the embedding's token and cost rows learn at a
+    multiple of lr. One candidate is the blind draw of before, byte for byte,
+    and a scale of 1 the one rate of before; with lr 0 the SSM stays frozen,
+    its token rows too."""
+    tok, ids, base = _small_params(text, bin_bits)
+    base = base.replace(steps_rest=1)  # replay rides on the one-step training of the pipeline
+    on = base.replace(replay=0.35, replay_chunks=1 << 16, replay_extra=1, ssm_cost_input=6)
+    variants = [on, on.replace(replay_candidates=2), on.replace(replay_candidates=4),
+                on.replace(emb_lr_scale=8.0), on.replace(emb_lr_scale=8.0, replay_candidates=2)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    same = _payloads_that_round_trip(tok.vocab.pieces, ids, [on.replace(replay_candidates=1), on.replace(emb_lr_scale=1.0)])
+    assert same == [outputs[0], outputs[0]]
+    _assert_no_effect_when_frozen(tok.vocab.pieces, ids, on, emb_lr_scale=8.0, replay_candidates=2)
+    # the scores cost a float per stored chunk, only when there is a choice to make
+    assert engine_memory(on.replace(replay_candidates=1)) == engine_memory(on)
+    assert engine_memory(on.replace(replay_candidates=2)) == engine_memory(on) + 4 * (1 << 16)
 
 
 @pytest.mark.parametrize("vocab", [384, 4096])
