@@ -142,9 +142,9 @@ def test_parameter_blocks_of_every_layout_read_back():
     replay_chunks, format 9 bin_top_select, format 10 mix_ssm_weight,
     format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
     ssm_guess_input, format 14 ssm_context_bits and ssm_context_min, format 15
-    replay_extra, format 16 emb_lr_scale and replay_candidates: a block that leaves a group's
-    fields at 0 is written without them (and without any later group's), and
-    reads them as 0."""
+    replay_extra, format 16 emb_lr_scale and replay_candidates: a block that
+    leaves a group's fields at 0 is written without them (and without any
+    later group's), and reads them as 0."""
     from statesmix.params import Params
 
     v5 = levels_of_version(5)[6].params
