@@ -489,6 +489,7 @@ static uint32_t steps_for_chunk(const smx_params *p, uint64_t chunk) {
 static void end_chunk(smx_engine *e, uint32_t n) {
     smx_model *m = &e->model;
     gradient_apply(e);
+    if (m->touched_overflow) e->failed = 1; /* model.c's bound on a step's rows is wrong */
     uint32_t steps = steps_for_chunk(&e->p, e->chunks_done);
     smx_model_next_chunk(m, n);
     smx_model_replay_store(m, m->prev, n);
@@ -734,7 +735,7 @@ int64_t smx_encode(smx_engine *e, const uint32_t *tokens, size_t n, uint8_t *out
     int64_t written = smx_rc_encoder_finish(&rc);
     if (written < 0) e->failed = 1;
     fp_mode_leave(caller_mode);
-    return written;
+    return e->failed ? -1 : written;
 }
 
 int64_t smx_decode(smx_engine *e, const uint8_t *in, size_t in_len, uint32_t *tokens, size_t n) {
@@ -758,5 +759,5 @@ int64_t smx_decode(smx_engine *e, const uint8_t *in, size_t in_len, uint32_t *to
         learn(e, tok);
     }
     fp_mode_leave(caller_mode);
-    return (int64_t)rc.pos;
+    return e->failed ? -1 : (int64_t)rc.pos;
 }

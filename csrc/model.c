@@ -240,8 +240,12 @@ static void embed_backward(smx_model *m, const uint32_t *rows, const float *dx) 
     for (uint32_t i = 0; i < m->NIN; i++) {
         if (rows[i] == SMX_ROW_NONE) continue;
         if (rows[i] >= first_sparse && !m->is_touched[rows[i] - first_sparse]) {
-            m->is_touched[rows[i] - first_sparse] = 1;
-            m->touched[m->n_touched++] = rows[i] - first_sparse;
+            if (m->n_touched == m->touched_cap) {
+                m->touched_overflow = 1; /* never with layout's bound: a check that it holds */
+            } else {
+                m->is_touched[rows[i] - first_sparse] = 1;
+                m->touched[m->n_touched++] = rows[i] - first_sparse;
+            }
         }
         float *de = m->grad + m->emb + (size_t)rows[i] * DM;
         for (uint32_t d = 0; d < DM; d++) de[d] = de[d] + dx[d];
@@ -677,6 +681,7 @@ static void layout(smx_model *m, arena *a) {
          * positions, each through its slots after the cost's */
         const size_t most_touched = (1 + (size_t)m->replay_draws) * (m->NIN - (SMX_SLOT_COST + 1)) * T;
         m->touched = (uint32_t *)take(a, most_touched); /* uint32_t is float-sized */
+        m->touched_cap = (uint32_t)most_touched;
         m->stale = (uint32_t *)take(a, most_touched);
         m->is_touched = (uint8_t *)take(a, (m->NSPARSE + 3) / 4);
         m->row_step = (uint64_t *)take(a, 2 * (size_t)m->NSPARSE); /* two floats a counter */

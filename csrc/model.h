@@ -106,6 +106,8 @@ typedef struct smx_model {
     size_t sparse_off, sparse_end; /* the sparse rows' span of the parameters (floats) */
     uint32_t *touched;     /* sparse rows (from 0) with a gradient in this step, first touch first */
     uint32_t n_touched;
+    uint32_t touched_cap;  /* rows touched and stale hold (layout's bound on a step) */
+    int touched_overflow;  /* a step touched more: the bound is wrong, and the engine fails */
     uint8_t *is_touched;   /* NSPARSE flags */
     uint64_t *row_step;    /* NSPARSE: the Adam step that last updated each sparse row */
     uint32_t *stale;       /* rows the last aside step wrote to theta_next only */

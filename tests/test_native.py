@@ -239,9 +239,9 @@ def test_more_replayed_chunks_round_trip_and_change_the_bytes(text, bin_bits):
     one after another, on the worker (encoding on two threads) as inline
     (decoding on one). With the hashed contexts and the guesses on, every
     replayed chunk also adds sparse rows to the step's list of touched rows,
-    here at the most chunks allowed (five). (The list's size is not checked
-    here: a list too short would spill the same way on both sides, and the
-    bytes would still round-trip.)"""
+    here at the most chunks allowed (five): a list sized too short for them
+    makes the engine fail (model.c checks every row it lists against the
+    list's bound; with the bound of two chunks this test fails)."""
     tok, ids, base = _small_params(text, bin_bits)
     base = base.replace(steps_rest=1)  # replay rides on the one-step training of the pipeline
     on = base.replace(replay=0.35, replay_chunks=1 << 16)
