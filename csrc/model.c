@@ -509,7 +509,8 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
 void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     if (m->R == 0 || n != m->T) return;
     const size_t ni = (size_t)m->NIN * m->T;
-    uint32_t *slot = m->replay_tokens + (size_t)(m->replay_stored % m->R) * (ni + m->T);
+    const uint64_t at = m->replay_stored % m->R;
+    uint32_t *slot = m->replay_tokens + (size_t)at * (ni + m->T);
     memcpy(slot, ch->in_rows, ni * sizeof(uint32_t));
     memcpy(slot + ni, ch->target, m->T * sizeof(uint32_t));
     if (m->replay_miss) {
@@ -520,7 +521,7 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
             const float d = ch->probs[(size_t)t * m->Vp + ch->target[t]];
             miss = miss + (d < 0.0f ? -d : d);
         }
-        m->replay_miss[m->replay_stored % m->R] = miss;
+        m->replay_miss[at] = miss;
     }
     m->replay_stored++;
 }
@@ -529,12 +530,18 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
  * format 8 did). With several candidates, the one the SSM missed most when
  * it was coded (the first of equals): what it got wrong is worth learning
  * again more than what it already knew. */
+/* The ring slot of a stored chunk 1 .. have-1 chunks back, uniformly: the
+ * newest was just learnt. */
+static uint64_t draw_slot(const smx_model *m, rng *r, uint64_t have) {
+    const uint64_t age = 1 + splitmix64(r) % (have - 1);
+    return (m->replay_stored - 1 - age) % m->R;
+}
+
 static void replay_one(smx_model *m, uint64_t index, uint32_t draw, uint64_t have, float weight) {
-    /* ages 1 .. have-1 chunks back, uniformly: the newest was just learnt */
     rng draw_rng = {index ^ (0x9E3779B97F4A7C15ull * draw)};
-    uint64_t pick = (m->replay_stored - 1 - (1 + splitmix64(&draw_rng) % (have - 1))) % m->R;
+    uint64_t pick = draw_slot(m, &draw_rng, have);
     for (uint32_t c = 1; c < m->replay_candidates; c++) {
-        const uint64_t other = (m->replay_stored - 1 - (1 + splitmix64(&draw_rng) % (have - 1))) % m->R;
+        const uint64_t other = draw_slot(m, &draw_rng, have);
         if (m->replay_miss[other] > m->replay_miss[pick]) pick = other;
     }
     const uint32_t T = m->T;

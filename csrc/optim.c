@@ -32,6 +32,11 @@ static void adam_span(smx_model *m, const smx_params *p, float *theta, const flo
     }
 }
 
+/* A rate with Adam's bias correction at the current step. */
+static float corrected(const smx_model *m, float lr) {
+    return lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
+}
+
 /* b^n by squaring: the same multiplications on every machine. */
 static float power(float b, uint64_t n) {
     float r = 1.0f;
@@ -67,12 +72,10 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
     m->adam_steps++;
     m->b1_pow = m->b1_pow * p->beta1;
     m->b2_pow = m->b2_pow * p->beta2;
-    float lr_t = p->lr * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow);
+    const float lr_t = corrected(m, p->lr);
     /* the tokens' and cost buckets' rows: a step moves only the few its
      * chunks read, and they learn faster at a larger rate (emb_lr_scale) */
-    const float lr_rows = p->emb_lr_scale > 0.0f
-                              ? p->lr * p->emb_lr_scale * smx_sqrt(1.0f - m->b2_pow) / (1.0f - m->b1_pow)
-                              : lr_t;
+    const float lr_rows = p->emb_lr_scale > 0.0f ? corrected(m, p->lr * p->emb_lr_scale) : lr_t;
 
     if (aside) { /* the dense spans step from m->theta below; the sparse rows the last step left behind */
         for (uint32_t i = 0; i < m->n_stale; i++) {
@@ -80,8 +83,8 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
             memcpy(theta + r, m->theta + r, DM * sizeof(float));
         }
     }
-    adam_span(m, p, theta, m->theta, 0, m->emb, lr_t, gscale); /* empty: the embedding comes first */
-    adam_span(m, p, theta, m->theta, m->emb, lo, lr_rows, gscale);
+    /* the embedding's dense rows: it starts the parameters (layout), so [0, lo) is all of them */
+    adam_span(m, p, theta, m->theta, 0, lo, lr_rows, gscale);
     adam_span(m, p, theta, m->theta, hi, m->n_params, lr_t, gscale);
     for (uint32_t i = 0; i < m->n_touched; i++) {
         const size_t r = lo + (size_t)m->touched[i] * DM;
