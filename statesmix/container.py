@@ -73,7 +73,7 @@ from .params import MAX_LEVEL, MIN_LEVEL, Params, levels_of_version
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
-FORMAT_VERSION = 16
+FORMAT_VERSION = 17
 # Versions this decoder reads. Version 3 has smaller frames
 # (MAX_FRAME_BYTES_V3); versions 3 and 4 rebuild level 9's parameters with
 # their older level table, version 5 the table before levels 1-6 read the
@@ -88,8 +88,9 @@ FORMAT_VERSION = 16
 # the one before levels 4-6 narrowed the SSM's inner layer and replayed two
 # chunks a step, version 15 the one before levels 4-6 gave the embedding's
 # token rows their own rate and replayed the worse predicted of two drawn
-# chunks (params.levels_of_version). Their files decode as they always did.
-READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+# chunks, version 16 the one before levels 1-3 and 7-9 did the same
+# (params.levels_of_version). Their files decode as they always did.
+READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
 FOOTER_MAGIC = b"SX"
 BLOCK_TAG = 0x42  # "B"
 END_TAG = 0x45  # "E"

@@ -457,8 +457,18 @@ _LEVELS_15: Dict[int, Level] = {
 # at 4.15 MB in the same time, and -0.31% on the mixed corpus (300 KB of
 # each file), smaller on every file (bench/README.md, "Format 16").
 _HARD_REPLAY = dict(emb_lr_scale=8.0, replay_candidates=2)
-LEVELS: Dict[int, Level] = {
+_LEVELS_16: Dict[int, Level] = {
     level: lv.replace_params(**_HARD_REPLAY) if 4 <= level <= 6 else lv for level, lv in _LEVELS_15.items()
+}
+
+# Format 17, levels 1-3 and 7-9: format 16's pair there too (level 9, which
+# does not replay, only the token rows' rate). First 1 MB of enwik8, Adam's
+# eps changed in both runs: level 1 -0.21%, 3 -0.26%, 7 -0.34%, 8 -0.24%,
+# 9 -0.16% (bench/README.md, "Format 17").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(**(_HARD_REPLAY if lv.params.replay else dict(emb_lr_scale=8.0)))
+    if not 4 <= level <= 6 else lv
+    for level, lv in _LEVELS_16.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -476,7 +486,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
         return _LEVELS_BEFORE_5
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
             10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13, 14: _LEVELS_14,
-            15: _LEVELS_15}.get(version, LEVELS)
+            15: _LEVELS_15, 16: _LEVELS_16}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

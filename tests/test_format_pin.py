@@ -26,7 +26,8 @@ from statesmix.params import LEVELS, levels_of_version
 # version 13 every level (the SSM's input carrying the context models' guesses),
 # version 14 every level (the SSM's input carrying hashed contexts),
 # version 15 levels 4-6 (a narrower SSM core, two replayed chunks a step),
-# version 16 levels 4-6 (the token rows' own rate, the worse of two chunks replayed).
+# version 16 levels 4-6 (the token rows' own rate, the worse of two chunks replayed),
+# version 17 the same for levels 1-3 and 7-9.
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -42,6 +43,7 @@ PINNED = {
     14: "e6d28e0b3b8350284eceb2fa5a0cdd5bdcd81c8c489e8068a854f410edaec536",
     15: "4fa08dabd7099edd470b436a43120ffba92fd7a25a869814684d24e31c86feda",
     16: "bcc300a4522db38d7d9adf641f98aaf16567e46974680f52c1ee007efc0609ca",
+    17: "79339168cb8f947ea1db266f98d7f4929d3c010a54ba5ebbed27cecc2a1fb33c",
 }
 
 
@@ -110,7 +112,7 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
 
 
 @pytest.mark.parametrize("version, level",
-                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6)])
+                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
@@ -119,7 +121,8 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
     weight for the SSM's logits, version 10 an unweighted SSM loss, version 11
     no cost in the SSM's input, version 12 no guesses in it, version 13 no
     hashed contexts, version 14 a wider SSM core with one replayed chunk,
-    version 15 one rate for every weight and replayed chunks drawn blind)."""
+    version 15 one rate for every weight and replayed chunks drawn blind,
+    version 16 the same at levels 1-3 and 7-9)."""
     import statesmix
     from statesmix import container, params
 
