@@ -463,8 +463,8 @@ _LEVELS_16: Dict[int, Level] = {
 
 # Format 17, levels 1-3 and 7-9: format 16's pair there too (level 9, which
 # does not replay, only the token rows' rate). First 1 MB of enwik8, Adam's
-# eps changed in both runs: level 1 -0.21%, 3 -0.26%, 7 -0.34%, 8 -0.24%,
-# 9 -0.16% (bench/README.md, "Format 17").
+# eps changed in both runs: level 1 -0.21%, 2 -0.31%, 3 -0.26%, 7 -0.34%,
+# 8 -0.24%, 9 -0.16% (bench/README.md, "Format 17").
 LEVELS: Dict[int, Level] = {
     level: lv.replace_params(**(_HARD_REPLAY if lv.params.replay else dict(emb_lr_scale=8.0)))
     if not 4 <= level <= 6 else lv
