@@ -526,10 +526,6 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     m->replay_stored++;
 }
 
-/* The draw-th chunk of the step `index` (draw 0 seeds with index itself, as
- * format 8 did). With several candidates, the one the SSM missed most when
- * it was coded (the first of equals): what it got wrong is worth learning
- * again more than what it already knew. */
 /* The ring slot of a stored chunk 1 .. have-1 chunks back, uniformly: the
  * newest was just learnt. */
 static uint64_t draw_slot(const smx_model *m, rng *r, uint64_t have) {
@@ -537,6 +533,10 @@ static uint64_t draw_slot(const smx_model *m, rng *r, uint64_t have) {
     return (m->replay_stored - 1 - age) % m->R;
 }
 
+/* The draw-th chunk of the step `index` (draw 0 seeds with index itself, as
+ * format 8 did). With several candidates, the one the SSM missed most when
+ * it was coded (the first of equals): what it got wrong is worth learning
+ * again more than what it already knew. */
 static void replay_one(smx_model *m, uint64_t index, uint32_t draw, uint64_t have, float weight) {
     rng draw_rng = {index ^ (0x9E3779B97F4A7C15ull * draw)};
     uint64_t pick = draw_slot(m, &draw_rng, have);
