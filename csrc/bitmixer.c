@@ -17,7 +17,7 @@
 #define BOOST_TAU 64.0f
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
-static float squash(float st) { return 1.0f / (1.0f + smx_exp(-st)); }
+static float squash(float st) { return smx_sigmoid(st); }
 
 uint64_t smx_bitmixer_memory(uint32_t n_inputs, uint32_t n_sel, const uint32_t *rows, uint32_t rows2) {
     uint64_t n = (n_inputs + 7u) & ~7u, total = n;
@@ -67,14 +67,24 @@ void smx_bitmixer_free(smx_bitmixer *m) {
 }
 
 float smx_bitmixer_mix(smx_bitmixer *m) {
-    for (uint32_t s = 0; s < m->n_sel; s++) {
-        const float *w = m->w[s] + (size_t)m->pick[s] * m->n;
-        m->st[s] = clampf(m->k->dot(w, m->x, m->n), -ST_CLAMP, ST_CLAMP);
-        m->p[s] = squash(m->st[s]);
+    uint32_t s = 0;
+    for (; s + 2 <= m->n_sel; s += 2) { /* two rows at a time: x is read once for both */
+        float dots[2];
+        m->k->dot2(m->w[s] + (size_t)m->pick[s] * m->n, m->w[s + 1] + (size_t)m->pick[s + 1] * m->n, m->x,
+                   m->n, dots);
+        m->st[s] = clampf(dots[0], -ST_CLAMP, ST_CLAMP);
+        m->st[s + 1] = clampf(dots[1], -ST_CLAMP, ST_CLAMP);
     }
+    for (; s < m->n_sel; s++)
+        m->st[s] = clampf(m->k->dot(m->w[s] + (size_t)m->pick[s] * m->n, m->x, m->n), -ST_CLAMP, ST_CLAMP);
+    /* every row's squash at once: the sigmoid kernel is squash lane by lane,
+     * and a full vector of SMX_MIX_SELECTORS rows (the unused ones at 0) runs
+     * as one AVX2 call */
+    for (s = m->n_sel; s < SMX_MIX_SELECTORS; s++) m->st[s] = 0.0f;
+    m->k->sigmoid(m->st, m->p, SMX_MIX_SELECTORS);
     const float *w2 = m->w2 + (size_t)m->pick2 * SMX_MIX_SELECTORS;
     float acc = 0.0f;
-    for (uint32_t s = 0; s < m->n_sel; s++) acc = acc + w2[s] * m->st[s];
+    for (s = 0; s < m->n_sel; s++) acc = acc + w2[s] * m->st[s];
     m->st_out = clampf(acc, -ST_CLAMP, ST_CLAMP);
     m->p_out = squash(m->st_out);
     return m->st_out;

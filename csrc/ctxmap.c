@@ -88,12 +88,15 @@ static uint64_t group_hash(uint64_t h, uint32_t group_root, uint32_t group) {
     return group ? mix64(h + 0x9e3779b97f4a7c15ull * group_root) : h;
 }
 
-void smx_ctxmap_begin(smx_ctxmap *m) {
+void smx_ctxmap_fetch(smx_ctxmap *m) {
     for (uint32_t i = 0; i < m->n; i++) {
         m->hash[i] = mix64(m->hash[i] + i);
         __builtin_prefetch(m->slots + (size_t)((m->hash[i] >> 20) & m->bucket_mask) * SLOTS_PER_BUCKET);
         __builtin_prefetch(m->runs + (m->hash[i] & m->run_mask));
     }
+}
+
+void smx_ctxmap_begin(smx_ctxmap *m) {
     for (uint32_t i = 0; i < m->n; i++) {
         m->slot[i] = find_slot(m, m->hash[i]);
         smx_run *r = m->runs + (m->hash[i] & m->run_mask);

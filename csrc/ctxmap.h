@@ -74,7 +74,12 @@ uint64_t smx_ctxmap_memory(uint32_t n_contexts, uint32_t slot_bits, uint32_t run
 /* At a token boundary: context i of the next token is h. */
 static inline void smx_ctxmap_set(smx_ctxmap *m, uint32_t i, uint64_t h) { m->hash[i] = h; }
 
-/* After every context is set: finds the slots of the first group and the runs. */
+/* After every context is set: asks for the buckets of the first group and
+ * the runs. */
+void smx_ctxmap_fetch(smx_ctxmap *m);
+/* After smx_ctxmap_fetch: finds the slots of the first group and the runs.
+ * A predictor with several maps fetches for all of them before it finds in
+ * any, so that their cache misses overlap. */
 void smx_ctxmap_begin(smx_ctxmap *m);
 
 /* Adds the inputs for the bit at `node` (heap order, root 1) at tree depth

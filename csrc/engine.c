@@ -634,10 +634,38 @@ static void learn(smx_engine *e, uint32_t tok) {
     if (++e->chunk_pos == e->p.chunk) end_chunk(e, e->p.chunk);
 }
 
-static float sum_range(const float *v, uint32_t lo, uint32_t hi) {
-    float s = 0.0f;
-    for (uint32_t i = lo; i < hi; i++) s = s + v[i];
-    return s;
+/* The masses of the node's two halves, [lo, mid) and [mid, hi) with
+ * hi - mid <= mid - lo, in the mixture q and in the SSM's ps. Each of the
+ * four is one sum in index order, as a loop of its own would add it; they
+ * run side by side so that the adder's latency is waited on once for all
+ * four instead of once for each. */
+static void half_masses(const float *q, const float *ps, uint32_t lo, uint32_t mid, uint32_t hi, float out[4]) {
+    float ql = 0.0f, qr = 0.0f, pl = 0.0f, pr = 0.0f;
+    const uint32_t both = hi - mid;
+    for (uint32_t i = 0; i < both; i++) {
+        ql = ql + q[lo + i];
+        qr = qr + q[mid + i];
+        pl = pl + ps[lo + i];
+        pr = pr + ps[mid + i];
+    }
+    for (uint32_t i = lo + both; i < mid; i++) {
+        ql = ql + q[i];
+        pl = pl + ps[i];
+    }
+    out[0] = ql;
+    out[1] = qr;
+    out[2] = pl;
+    out[3] = pr;
+}
+
+/* The mixture's favourite token: the first of those with the largest q. q
+ * holds exponentials (exp_sum's), never NaN, so the vector maximum is one of
+ * them exactly. */
+static uint32_t favourite(const smx_kernels *k, const float *q, uint32_t V) {
+    const float best = k->max(q, V);
+    for (uint32_t v = 0; v < V; v++)
+        if (q[v] == best) return v;
+    return 0;
 }
 
 /* Probability bucket of the mixture's favourite token, a context of the binary stage. */
@@ -655,9 +683,7 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
     const uint32_t V = e->p.vocab, D = b->depth;
     const float *q = e->ex;
     const float *ps = e->model.cur->probs + (size_t)e->chunk_pos * e->model.Vp;
-    uint32_t top = 0;
-    for (uint32_t v = 1; v < V; v++)
-        if (q[v] > q[top]) top = v;
+    const uint32_t top = favourite(e->k, q, V);
     int64_t match_tok = smx_match_predicted(&e->match);
     smx_token_guess guess = {
         .match_tok = match_tok,
@@ -679,8 +705,10 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
             continue;
         }
         uint32_t hi = mid + half < V ? mid + half : V;
-        float q_left = sum_range(q, lo, mid), q_right = sum_range(q, mid, hi);
-        float ps_left = sum_range(ps, lo, mid) + 1e-30f, ps_right = sum_range(ps, mid, hi) + 1e-30f;
+        float mass[4];
+        half_masses(q, ps, lo, mid, hi, mass);
+        float q_left = mass[0], q_right = mass[1];
+        float ps_left = mass[2] + 1e-30f, ps_right = mass[3] + 1e-30f;
         float st_tok = smx_log(q_right) - smx_log(q_left);
         float st_ssm = smx_log(ps_right) - smx_log(ps_left);
         float p1 = smx_predictor_p(b, node, d, st_tok, st_ssm);

@@ -50,6 +50,9 @@ typedef struct smx_kernels {
                  const float *C, float *y, size_t n, size_t states);
     float (*max)(const float *x, size_t n);
     float (*dot)(const float *a, const float *b, size_t n);
+    /* out[0] = dot(a0, b, n), out[1] = dot(a1, b, n): two rows against one
+     * vector, each summed exactly as dot sums it */
+    void (*dot2)(const float *a0, const float *a1, const float *b, size_t n, float out[2]);
     float (*sumsq)(const float *x, size_t n);
     /* y[i] += a * x[i] */
     void (*axpy)(float *y, float a, const float *x, size_t n);

@@ -97,6 +97,11 @@ static float dot_scalar(const float *a, const float *b, size_t n) {
 
 static float sumsq_scalar(const float *x, size_t n) { return dot_scalar(x, x, n); }
 
+static void dot2_scalar(const float *a0, const float *a1, const float *b, size_t n, float out[2]) {
+    out[0] = dot_scalar(a0, b, n);
+    out[1] = dot_scalar(a1, b, n);
+}
+
 static void axpy_scalar(float *y, float a, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = y[i] + a * x[i];
 }
@@ -162,6 +167,7 @@ const smx_kernels smx_kernels_scalar = {
     .scan = scan_scalar,
     .max = max_scalar,
     .dot = dot_scalar,
+    .dot2 = dot2_scalar,
     .sumsq = sumsq_scalar,
     .axpy = axpy_scalar,
     .matvec_backward_dx = matvec_backward_dx_scalar,

@@ -110,6 +110,22 @@ float smx_softmax(const smx_kernels *k, const float *z, float *probs, size_t n, 
     return smx_log(sum) - sum_ez / sum;
 }
 
+/* ---- elementwise helpers ----------------------------------------------- */
+
+/* Loops over arrays the compiler cannot prove apart, written once with
+ * unaliased arguments so that they vectorise: each element still takes the
+ * same operations in the same order. */
+
+/* y += x, elementwise. */
+static void add_to(uint32_t n, float *restrict y, const float *restrict x) {
+    for (uint32_t i = 0; i < n; i++) y[i] = y[i] + x[i];
+}
+
+/* y += a * b, elementwise. */
+static void mul_add(uint32_t n, float *restrict y, const float *restrict a, const float *restrict b) {
+    for (uint32_t i = 0; i < n; i++) y[i] = y[i] + a[i] * b[i];
+}
+
 /* ---- head -------------------------------------------------------------- */
 
 static void head_forward(smx_model *m, const float *xf, float *logits) {
@@ -119,10 +135,7 @@ static void head_forward(smx_model *m, const float *xf, float *logits) {
         size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
         m->k->head_forward(W, m->Vp, xf, m->DM, logits, v0, v1);
     }
-    if (m->has_head_bias) {
-        const float *bias = m->theta + m->head_b;
-        for (size_t v = 0; v < m->V; v++) logits[v] = logits[v] + bias[v];
-    }
+    if (m->has_head_bias) add_to(m->V, logits, m->theta + m->head_b);
     for (size_t v = m->V; v < m->Vp; v++) logits[v] = PAD_LOGIT;
 }
 
@@ -136,6 +149,12 @@ static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *
         size_t v0 = b * HEAD_BLOCK;
         size_t len = (v0 + HEAD_BLOCK < Vp ? v0 + HEAD_BLOCK : Vp) - v0;
         m->k->outer_acc(dW, Vp, ch->xf, DM, DM, ch->probs, (ptrdiff_t)Vp, n, v0, v0 + len);
+        if (nb == 1) { /* one block: its dot added to 0, as the combination below would */
+            memset(dxf, 0, (size_t)n * DM * sizeof(float));
+            for (uint32_t t = 0; t < n; t++)
+                m->k->matvec_backward_dx(W, ch->probs + (size_t)t * Vp, dxf + (size_t)t * DM, Vp, DM);
+            return;
+        }
         for (uint32_t t = 0; t < n; t++) {
             const float *dl = ch->probs + (size_t)t * Vp + v0;
             for (uint32_t d = 0; d < DM; d++)
@@ -179,7 +198,7 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     for (uint32_t kk = 0; kk < DC; kk++) {
         const float *src = conv_input(m, ch, l, pos, DC - 1 - kk);
         const float *w = cw + (size_t)kk * DI;
-        for (uint32_t i = 0; i < DI; i++) xc[i] = xc[i] + w[i] * src[i];
+        mul_add(DI, xc, w, src);
     }
     k->silu(xc, a, DI);
 
@@ -247,8 +266,7 @@ static void embed_backward(smx_model *m, const uint32_t *rows, const float *dx) 
                 m->touched[m->n_touched++] = rows[i] - first_sparse;
             }
         }
-        float *de = m->grad + m->emb + (size_t)rows[i] * DM;
-        for (uint32_t d = 0; d < DM; d++) de[d] = de[d] + dx[d];
+        add_to(DM, m->grad + m->emb + (size_t)rows[i] * DM, dx);
     }
 }
 
@@ -279,6 +297,48 @@ void smx_model_begin_chunk(smx_model *m) {
 
 /* ---- backward ---------------------------------------------------------- */
 
+/* The elementwise steps of layer_backward (see the helpers above). */
+
+/* g = y * SiLU(z), y = C . h + D a: dy enters as the gradient on g and
+ * leaves as the one on y; the gradients on z, on the skip's input a and on
+ * the skip weight D; dta = dt * a for the scan. */
+static void gate_backward(uint32_t n, float *restrict dy, float *restrict dz, float *restrict da,
+                          float *restrict g_skip, float *restrict dta, const float *restrict gate,
+                          const float *restrict y, const float *restrict silu_z, const float *restrict d_skip,
+                          const float *restrict a, const float *restrict dt) {
+    for (uint32_t i = 0; i < n; i++) {
+        float dg = dy[i];
+        dy[i] = dg * gate[i];
+        dz[i] = dg * y[i] * silu_z[i];
+        da[i] = dy[i] * d_skip[i];
+        g_skip[i] += dy[i] * a[i];
+        dta[i] = dt[i] * a[i];
+    }
+}
+
+/* From the scan's gradients on dt and on dt * a: those on dt, on a, and
+ * through dt = softplus(pre) on pre (into d_dta), dt_w and dt_b. */
+static void dt_backward(uint32_t n, float *restrict d_dt, float *restrict da, float *restrict d_dta,
+                        float *restrict g_dt_w, float *restrict g_dt_b, const float *restrict a,
+                        const float *restrict dt, const float *restrict sigmoid_pre, float s) {
+    for (uint32_t i = 0; i < n; i++) {
+        d_dt[i] = d_dt[i] + d_dta[i] * a[i];
+        da[i] = da[i] + d_dta[i] * dt[i];
+        d_dta[i] = d_dt[i] * sigmoid_pre[i];
+        g_dt_w[i] += d_dta[i] * s;
+        g_dt_b[i] += d_dta[i];
+    }
+}
+
+/* xc = SiLU(conv): the gradient on the conv's output and its bias. */
+static void conv_out_backward(uint32_t n, float *restrict dxc, float *restrict g_conv_b, const float *restrict da,
+                              const float *restrict silu_grad) {
+    for (uint32_t i = 0; i < n; i++) {
+        dxc[i] = da[i] * silu_grad[i];
+        g_conv_b[i] += dxc[i];
+    }
+}
+
 /* On entry m->dres[t] holds the gradient on the layer's output at t; on
  * exit it holds the gradient on the layer's input. */
 static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32_t n) {
@@ -306,7 +366,7 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
     memset(dxz, 0, (size_t)n * 2 * DI * sizeof(float));
 
     for (uint32_t tt = n; tt-- > 0;) {
-        const float *g = c->g + (size_t)tt * DI, *y = c->y + (size_t)tt * DI;
+        const float *y = c->y + (size_t)tt * DI;
         const float *gate = c->gate + (size_t)tt * DI;
         const float *xz = c->xz + (size_t)tt * 2 * DI, *z = xz + DI;
         const float *a = c->a + (size_t)tt * DI, *xc = c->xc + (size_t)tt * DI;
@@ -327,16 +387,9 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
         float *dz = dxz + (size_t)tt * 2 * DI + DI;
         const float *d_skip = th + o->d_skip;
         k->silu_grad(z, act, DI);
-        for (uint32_t i = 0; i < DI; i++) {
-            float dg = dy[i];
-            dy[i] = dg * gate[i];
-            dz[i] = dg * y[i] * act[i];
-            da[i] = dy[i] * d_skip[i];
-            gr[o->d_skip + i] += dy[i] * a[i];
-            dta[i] = dt[i] * a[i];
-            d_dt[i] = 0.0f;
-            d_dta[i] = 0.0f;
-        }
+        gate_backward(DI, dy, dz, da, gr + o->d_skip, dta, gate, y, act, d_skip, a, dt);
+        memset(d_dt, 0, DI * sizeof(float));
+        memset(d_dta, 0, DI * sizeof(float));
 
         /* selective scan: h_j = decay_j * h_prev_j + B_j * (dt a), decay = exp(dt A) */
         float *dB = dbcs, *dC = dbcs + DS;
@@ -344,35 +397,22 @@ static void layer_backward(smx_model *m, const smx_chunk *ch, uint32_t l, uint32
                          gr + o->a_log, dB, dC, dhij, DI, DS);
         const float *dt_w = th + o->dt_w;
         k->sigmoid(dt_pre, act, DI);
-        for (uint32_t i = 0; i < DI; i++) {
-            d_dt[i] = d_dt[i] + d_dta[i] * a[i];
-            da[i] = da[i] + d_dta[i] * dt[i];
-            /* dt = softplus(pre): d pre = d dt * sigmoid(pre); reuse d_dta for d pre */
-            d_dta[i] = d_dt[i] * act[i];
-            gr[o->dt_w + i] += d_dta[i] * s;
-            gr[o->dt_b + i] += d_dta[i];
-        }
+        dt_backward(DI, d_dt, da, d_dta, gr + o->dt_w, gr + o->dt_b, a, dt, act, s); /* d_dta: now d pre */
         dbcs[2 * DS] = k->dot(d_dta, dt_w, DI);
         k->matvec_backward_dx(th + o->w_x, dbcs, da, NB, DI);
 
         /* SiLU and the causal conv */
         float *dxc = dy; /* dy no longer needed */
         k->silu_grad(xc, act, DI);
-        for (uint32_t i = 0; i < DI; i++) {
-            dxc[i] = da[i] * act[i];
-            gr[o->conv_b + i] += dxc[i];
-        }
+        conv_out_backward(DI, dxc, gr + o->conv_b, da, act);
         const float *cw = th + o->conv_w;
         for (uint32_t kk = 0; kk < DC; kk++) {
             uint32_t lag = DC - 1 - kk;
             const float *src = conv_input(m, ch, l, tt, lag);
             float *gw = gr + o->conv_w + (size_t)kk * DI;
             const float *w = cw + (size_t)kk * DI;
-            for (uint32_t i = 0; i < DI; i++) gw[i] = gw[i] + dxc[i] * src[i];
-            if (lag <= tt) {
-                float *dsrc = dxz + (size_t)(tt - lag) * 2 * DI;
-                for (uint32_t i = 0; i < DI; i++) dsrc[i] = dsrc[i] + dxc[i] * w[i];
-            }
+            mul_add(DI, gw, dxc, src);
+            if (lag <= tt) mul_add(DI, dxz + (size_t)(tt - lag) * 2 * DI, dxc, w);
         }
         /* Row tt of dxz is now complete (later positions were done first). */
         memset(du, 0, DM * sizeof(float));
@@ -426,10 +466,7 @@ void smx_model_backward(smx_model *m, smx_chunk *ch, uint32_t n) {
     head_backward(m, ch, n, dxf);
     if (m->has_head_bias) { /* summed over the chunk in position order */
         float *db = m->grad + m->head_b;
-        for (uint32_t t = 0; t < n; t++) {
-            const float *dl = ch->probs + (size_t)t * m->Vp;
-            for (size_t v = 0; v < m->V; v++) db[v] = db[v] + dl[v];
-        }
+        for (uint32_t t = 0; t < n; t++) add_to(m->V, db, ch->probs + (size_t)t * m->Vp);
     }
     memset(m->dres, 0, (size_t)n * DM * sizeof(float));
     for (uint32_t t = 0; t < n; t++)

@@ -168,8 +168,9 @@ void smx_predictor_begin(smx_predictor *b, const smx_token_guess *g) {
     };
     for (uint32_t f = 0; f < b->n_families; f++) {
         b->family[f]->set(&b->map[f], &v);
-        smx_ctxmap_begin(&b->map[f]);
+        smx_ctxmap_fetch(&b->map[f]);
     }
+    for (uint32_t f = 0; f < b->n_families; f++) smx_ctxmap_begin(&b->map[f]);
     if (b->models & SMX_BIN_MATCH)
         smx_bitmatch_begin(&b->match, g->match_tok, g->match_len, g->match_bucket);
     else

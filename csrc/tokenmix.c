@@ -90,14 +90,17 @@ void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, 
     x->scale = entropy_scale(entropy);
     x->hidden = hidden;
 
-    /* effective weight = the set's weight + gate . hidden state */
+    /* effective weight = the set's weight + gate . hidden state; the
+     * weights' dot products run side by side (in w_eff), each summed in
+     * order of d, so that no one waits on its own additions */
     const float *w = x->w + (size_t)x->set * x->n_weights;
-    for (uint32_t k = 0; k < x->n_weights; k++) {
-        const float *gk = x->gate + (size_t)k * x->DM;
-        float acc = 0.0f;
-        for (uint32_t d = 0; d < x->DM; d++) acc = acc + gk[d] * hidden[d];
-        x->w_eff[k] = w[k] + acc;
+    float *acc = x->w_eff;
+    for (uint32_t k = 0; k < x->n_weights; k++) acc[k] = 0.0f;
+    for (uint32_t d = 0; d < x->DM; d++) {
+        const float h = hidden[d];
+        for (uint32_t k = 0; k < x->n_weights; k++) acc[k] = acc[k] + x->gate[(size_t)k * x->DM + d] * h;
     }
+    for (uint32_t k = 0; k < x->n_weights; k++) x->w_eff[k] = w[k] + acc[k];
 
     float wu = x->w_eff[x->n_orders];
     for (uint32_t j = 0; j < x->V; j++) x->bias[j] = wu * smx_unigram_feature(g, j);

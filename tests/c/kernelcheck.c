@@ -56,6 +56,13 @@ static void check_length(const smx_kernels *S, const smx_kernels *A, size_t n) {
     x.s[2] = S->max(x.in[3], n);
     y.s[2] = A->max(y.in[3], n);
     same("dot/sumsq/max", n, x.s, y.s, 3);
+    float pair_s[2], pair_a[2], single[2];
+    S->dot2(x.in[0], x.in[2], x.in[1], n, pair_s);
+    A->dot2(y.in[0], y.in[2], y.in[1], n, pair_a);
+    single[0] = S->dot(x.in[0], x.in[1], n);
+    single[1] = S->dot(x.in[2], x.in[1], n);
+    same("dot2", n, pair_s, pair_a, 2);
+    same("dot2 against dot", n, single, pair_a, 2); /* each of its sums is dot's */
 
     S->axpy(x.out[0], 0.37f, x.in[0], n);
     A->axpy(y.out[0], 0.37f, y.in[0], n);
