@@ -5,6 +5,7 @@
 #ifndef SMX_APM_H
 #define SMX_APM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SMX_APM_CELLS 33
@@ -20,6 +21,13 @@ typedef struct smx_apm {
 int smx_apm_init(smx_apm *a, uint32_t rows, float rate);
 void smx_apm_free(smx_apm *a);
 uint64_t smx_apm_memory(uint32_t rows);
+
+/* Asks for row's cells ahead of a refine that will read them. */
+static inline void smx_apm_fetch(const smx_apm *a, uint32_t row) {
+    const char *cells = (const char *)(a->t + (size_t)row * SMX_APM_CELLS);
+    for (uint32_t b = 0; b < SMX_APM_CELLS * sizeof(float); b += 64) __builtin_prefetch(cells + b);
+    __builtin_prefetch(cells + SMX_APM_CELLS * sizeof(float) - 1);
+}
 
 /* The refined probability of a 1 for input log-odds st in context row. */
 float smx_apm_refine(smx_apm *a, float st, uint32_t row);

@@ -196,6 +196,13 @@ static uint32_t apm_row(uint64_t ctx, uint32_t node) {
 }
 
 float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix, float st_ssm) {
+    /* the hashed APMs' rows are known now and read last: their cache misses
+     * overlap with the models' work */
+    const uint8_t c1 = smx_history_byte(b->hist, 1);
+    const uint64_t c2 = b->hist->c8 & 0xffff;
+    const uint32_t apm1_row = apm_row(c1 + 0x100u, node), apm2_row = apm_row(c2 + 0x20000u, node);
+    smx_apm_fetch(&b->apm[1], apm1_row);
+    smx_apm_fetch(&b->apm[2], apm2_row);
     float *x = smx_bitmixer_inputs(&b->mixer);
     x[IN_BIAS] = 0.25f;
     x[IN_MIX] = clampf(st_mix, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
@@ -215,7 +222,6 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
         for (uint32_t j = 0; j < b->n_hidden; j++)
             xh[j] = clampf(b->ssm_state[j] * b->hidden_scale, -SMX_STRETCH_MAX, SMX_STRETCH_MAX);
     }
-    const uint8_t c1 = smx_history_byte(b->hist, 1);
     const uint32_t known = b->orders_map < b->n_families ? b->map[b->orders_map].known : 0;
     smx_bitmixer *m = &b->mixer;
     smx_bitmixer_select(m, 0, node);
@@ -242,10 +248,9 @@ float smx_predictor_p(smx_predictor *b, uint32_t node, uint32_t d, float st_mix,
         b->slope_mix = (st_mix > -SMX_STRETCH_MAX && st_mix < SMX_STRETCH_MAX) ? smx_bitmixer_slope(m, IN_MIX) : 0.0f;
     }
 
-    const uint64_t c2 = b->hist->c8 & 0xffff;
     float a0 = smx_apm_refine(&b->apm[0], st, node);
-    float a1 = smx_apm_refine(&b->apm[1], st, apm_row(c1 + 0x100u, node));
-    float a2 = smx_apm_refine(&b->apm[2], st, apm_row(c2 + 0x20000u, node));
+    float a1 = smx_apm_refine(&b->apm[1], st, apm1_row);
+    float a2 = smx_apm_refine(&b->apm[2], st, apm2_row);
     b->p_final = 0.25f * (b->p_mix + a0 + a1 + a2);
     return b->p_final;
 }
