@@ -5,6 +5,12 @@ compresses the same input with components switched on one at a time, from
 the SSM alone to the full level, and decodes every result to check it. Each
 row is a real .smx file produced through the normal code path; only the
 parameters recorded in its header differ.
+
+A row whose parameters differ from the level's stores them in its block
+header (a few hundred bytes): that is what switching a component off costs
+the file, not what the component is worth. So each row also shows that
+block's size, and the comparisons between rows (the "vs previous row"
+column and the SSM's worth below the table) leave it out.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional
 
 from .api import _compress, decompress
+from .container import varint
+from .info import scan
 from .params import (BIN_INDIRECT, BIN_LINES, BIN_MATCH, BIN_NEST, BIN_ORDERS, BIN_RECORDS, BIN_SPARSE,
                      BIN_TOKENS, BIN_WORDS, DEFAULT_LEVEL, Params)
 
@@ -91,14 +99,33 @@ def _variants() -> List[Variant]:
 
 
 VARIANTS: List[Variant] = _variants()
+LEVEL_KEY = _STAGES[-1][0]  # every family on: the level's own parameters
 
 
 @dataclass
 class Row:
+    key: str
     name: str
     bytes: int
+    params_bytes: int  # of bytes: the explicit parameter blocks in the block headers
     seconds: float
     roundtrip: bool
+
+    @property
+    def model_bytes(self) -> int:
+        """The file less its explicit parameter blocks: what the rows compare."""
+        return self.bytes - self.params_bytes
+
+
+def params_bytes(blob: bytes) -> int:
+    """Bytes of the explicit parameter blocks (with their length prefixes) in
+    the block headers of a .smx file."""
+    total = 0
+    for block in scan(blob).blocks:
+        if block.header.explicit_params:
+            stored = block.header.params.to_bytes()
+            total += len(varint(len(stored))) + len(stored)
+    return total
 
 
 def run(data: bytes, level: int, threads: int = 0, only: Optional[List[str]] = None) -> List[Row]:
@@ -110,20 +137,34 @@ def run(data: bytes, level: int, threads: int = 0, only: Optional[List[str]] = N
         t0 = time.perf_counter()
         blob = _compress(data, level, threads, vocab_size=v.vocab_size, adjust=v.adjust)
         seconds = time.perf_counter() - t0
-        rows.append(Row(v.name, len(blob), seconds, decompress(blob, threads=threads) == data))
+        rows.append(Row(v.key, v.name, len(blob), params_bytes(blob), seconds,
+                        decompress(blob, threads=threads) == data))
     return rows
 
 
 def table(rows: List[Row], n_bytes: int) -> str:
-    lines = ["| configuration | bytes | bpb | vs previous row | compress s | round trip |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = ["| configuration | bytes | of which parameters | bpb | vs previous row | compress s | round trip |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     prev = None
     for r in rows:
-        delta = "" if prev is None else f"{(r.bytes / prev - 1) * 100:+.2f}%"
-        lines.append(f"| {r.name} | {r.bytes:,} | {r.bytes * 8 / n_bytes:.4f} | {delta} | "
+        delta = "" if prev is None else f"{(r.model_bytes / prev - 1) * 100:+.2f}%"
+        lines.append(f"| {r.name} | {r.bytes:,} | {r.params_bytes:,} | {r.bytes * 8 / n_bytes:.4f} | {delta} | "
                      f"{r.seconds:.1f} | {'exact' if r.roundtrip else 'FAILED'} |")
-        prev = r.bytes
+        prev = r.model_bytes
     return "\n".join(lines)
+
+
+def ssm_worth(rows: List[Row]) -> Optional[str]:
+    """The sentence on what training the SSM saves, if both the level's row
+    and the frozen row were run."""
+    by_key = {r.key: r for r in rows}
+    level, frozen = by_key.get(LEVEL_KEY), by_key.get("frozen")
+    if level is None or frozen is None or level.params_bytes:  # a level without every family
+        return None
+    saves = (1 - level.model_bytes / frozen.model_bytes) * 100
+    return (f"Training the SSM saves {saves:.2f}%: {level.model_bytes:,} bytes against "
+            f"{frozen.model_bytes:,} with it frozen, parameter blocks left out "
+            f"({level.params_bytes:,} and {frozen.params_bytes:,} bytes).")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -146,4 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows = run(data, args.level, args.threads, only)
     print(f"Ablation on the first {len(data):,} bytes, level {args.level}:\n")
     print(table(rows, len(data)))
+    worth = ssm_worth(rows)
+    if worth:
+        print("\n" + worth)
     return 0 if all(r.roundtrip for r in rows) else 1

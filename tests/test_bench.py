@@ -81,14 +81,20 @@ def test_ablation_rows_are_real_files(tmp_path, capsys, text):
 
     rows = [line for line in table.splitlines() if line.startswith("| ") and "configuration" not in line]
     assert len(rows) == len(VARIANTS)
-    sizes = {}
+    sizes, blocks = {}, {}
     for v, line in zip(VARIANTS, rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[0] == v.name and cells[-1] == "exact"
         sizes[v.name] = int(cells[1].replace(",", ""))
+        blocks[v.name] = int(cells[2].replace(",", ""))
     # the components are really switched: the full level beats the SSM alone
-    assert sizes["+ the match model read bit by bit (= the level)"] < sizes["SSM alone"]
+    level = "+ the match model read bit by bit (= the level)"
+    assert sizes[level] < sizes["SSM alone"]
     assert len(set(sizes.values())) > 3
+    # the level's own parameters are not stored; every row that changes them
+    # stores them (the 256-id row changes the tokenizer, not the parameters)
+    assert blocks[level] == 0
+    assert all(n > 0 for v in VARIANTS if v.vocab_size is None and v.name != level for n in [blocks[v.name]])
 
 
 def test_ablation_runs_chosen_rows(tmp_path, capsys, text):
@@ -96,10 +102,42 @@ def test_ablation_runs_chosen_rows(tmp_path, capsys, text):
     data.write_bytes(text[:30_000])
     code = benchmark.main(["--ablation", "--data", str(data), "--size", "20000", "-l", "1", "--only", "ssm,frozen"])
     assert code == 0
-    rows = [line for line in capsys.readouterr().out.splitlines()
-            if line.startswith("| ") and "configuration" not in line]
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "configuration" not in line]
     assert [r.split("|")[1].strip() for r in rows] == [
         "SSM alone", "the level with the SSM frozen at its initial weights"]
+    assert "Training the SSM saves" not in out  # needs the level's row too
+
+
+def test_ablation_ssm_worth_leaves_the_parameter_block_out(tmp_path, capsys, text):
+    """The frozen row stores its parameters; what training the SSM saves is
+    measured on the files less those blocks."""
+    data = tmp_path / "small"
+    data.write_bytes(text[:30_000])
+    code = benchmark.main(["--ablation", "--data", str(data), "--size", "20000", "-l", "1",
+                           "--only", "bitmatch,frozen"])
+    assert code == 0
+    out = capsys.readouterr().out
+    cells = [[c.strip() for c in line.strip("|").split("|")]
+             for line in out.splitlines() if line.startswith("| ") and "configuration" not in line]
+    (level, level_block), (frozen, frozen_block) = [
+        (int(c[1].replace(",", "")), int(c[2].replace(",", ""))) for c in cells]
+    assert level_block == 0 and frozen_block > 0
+    saves = (1 - level / (frozen - frozen_block)) * 100
+    assert f"Training the SSM saves {saves:.2f}%: {level:,} bytes against {frozen - frozen_block:,}" in out
+
+
+def test_params_bytes_counts_the_stored_block(text):
+    from statesmix.ablation import params_bytes
+    from statesmix.api import _compress
+    from statesmix.container import varint
+
+    data = text[:20_000]
+    assert params_bytes(_compress(data, 1, 1)) == 0
+    seen = []
+    frozen = _compress(data, 1, 1, adjust=lambda p: seen.append(p.replace(lr=0.0)) or seen[-1])
+    stored = seen[0].to_bytes()
+    assert params_bytes(frozen) == len(varint(len(stored))) + len(stored)
 
 
 def test_set_mode_on_tiny_files(tmp_path, capsys):
