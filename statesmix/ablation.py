@@ -6,11 +6,15 @@ the SSM alone to the full level, and decodes every result to check it. Each
 row is a real .smx file produced through the normal code path; only the
 parameters recorded in its header differ.
 
+The "change" column sets each row against the one above it while
+components are switched on, and each of the last rows, which change one
+thing in the full level, against the level.
+
 A row whose parameters differ from the level's stores them in its block
 header (a few hundred bytes): that is what switching a component off costs
 the file, not what the component is worth. So each row also shows that
-block's size, and the comparisons between rows (the "vs previous row"
-column and the SSM's worth below the table) leave it out.
+block's size, and the comparisons between rows (the "change" column and
+the SSM's worth below the table) leave it out.
 """
 
 from __future__ import annotations
@@ -143,14 +147,17 @@ def run(data: bytes, level: int, threads: int = 0, only: Optional[List[str]] = N
 
 
 def table(rows: List[Row], n_bytes: int) -> str:
-    lines = ["| configuration | bytes | of which parameters | bpb | vs previous row | compress s | round trip |",
+    lines = ["| configuration | bytes | of which parameters | bpb | change | compress s | round trip |",
              "|---|---:|---:|---:|---:|---:|---|"]
-    prev = None
+    base = None  # what the next row is set against: the row above, or the level once it is past
+    level = None
     for r in rows:
-        delta = "" if prev is None else f"{(r.model_bytes / prev - 1) * 100:+.2f}%"
+        delta = "" if base is None else f"{(r.model_bytes / base - 1) * 100:+.2f}%"
         lines.append(f"| {r.name} | {r.bytes:,} | {r.params_bytes:,} | {r.bytes * 8 / n_bytes:.4f} | {delta} | "
                      f"{r.seconds:.1f} | {'exact' if r.roundtrip else 'FAILED'} |")
-        prev = r.model_bytes
+        if r.key == LEVEL_KEY:
+            level = r.model_bytes
+        base = level if level is not None else r.model_bytes
     return "\n".join(lines)
 
 

@@ -207,3 +207,17 @@ def test_ssm_profile_counts_self_samples_by_thread():
     assert share.ssm == 30 + 10 + 5 + 50 + 20
     assert share.of_all == pytest.approx(115 / 196)
     assert share.of_work == pytest.approx(115 / 181)
+
+
+def test_ablation_table_sets_the_last_rows_against_the_level():
+    """Rows switching components on compare with the row above; the rows
+    that change one thing in the full level compare with the level; both
+    without the parameter blocks."""
+    from statesmix.ablation import LEVEL_KEY, Row, table
+
+    rows = [Row("ssm", "SSM alone", 1_010, 10, 1.0, True),
+            Row(LEVEL_KEY, "the level", 900, 0, 1.0, True),
+            Row("frozen", "frozen", 1_010, 10, 1.0, True),
+            Row("no-ngrams", "no n-grams", 955, 10, 1.0, True)]
+    changes = [line.split("|")[5].strip() for line in table(rows, 8_000).splitlines()[2:]]
+    assert changes == ["", "-10.00%", "+11.11%", "+5.00%"]
