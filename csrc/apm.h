@@ -22,11 +22,13 @@ int smx_apm_init(smx_apm *a, uint32_t rows, float rate);
 void smx_apm_free(smx_apm *a);
 uint64_t smx_apm_memory(uint32_t rows);
 
-/* Asks for row's cells ahead of a refine that will read them. */
+/* Asks for row's cells ahead of a refine that will read them: one request
+ * every 64 bytes. A row (132 bytes) starts at most 60 bytes into a cache
+ * line, since floats are 4-byte aligned, so the last request (at byte 128)
+ * is in the line that holds its last byte too. */
 static inline void smx_apm_fetch(const smx_apm *a, uint32_t row) {
     const char *cells = (const char *)(a->t + (size_t)row * SMX_APM_CELLS);
     for (uint32_t b = 0; b < SMX_APM_CELLS * sizeof(float); b += 64) __builtin_prefetch(cells + b);
-    __builtin_prefetch(cells + SMX_APM_CELLS * sizeof(float) - 1);
 }
 
 /* The refined probability of a 1 for input log-odds st in context row. */
