@@ -94,7 +94,7 @@ def test_ablation_rows_are_real_files(tmp_path, capsys, text):
     # the level's own parameters are not stored; every row that changes them
     # stores them (the 256-id row changes the tokenizer, not the parameters)
     assert blocks[level] == 0
-    assert all(n > 0 for v in VARIANTS if v.vocab_size is None and v.name != level for n in [blocks[v.name]])
+    assert all(blocks[v.name] > 0 for v in VARIANTS if v.vocab_size is None and v.name != level)
 
 
 def test_ablation_runs_chosen_rows(tmp_path, capsys, text):
