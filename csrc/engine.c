@@ -162,6 +162,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->replay_candidates <= 4, "replay_candidates must be at most 4");
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
+    REQUIRE(p->mix_ssm_prior <= 1, "mix_ssm_prior must be 0 or 1");
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
     REQUIRE(p->ssm_cost_input <= COST_INPUT_MAX_BUCKETS, "ssm_cost_input must be in [0, 64]");
     REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");
@@ -551,7 +552,7 @@ static void predict(smx_engine *e) {
     for (size_t v = V; v < m->Vp; v++) probs[v] = 0.0f;
 
     const float *hidden = m->cur->xf + (size_t)e->chunk_pos * m->DM;
-    smx_tokenmix_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, entropy, e->mixed);
+    smx_tokenmix_mix(&e->mixer, &e->ngram, &e->match, hidden, e->logits, probs, entropy, e->mixed);
 
     float zmax = e->k->max(e->mixed, V);
     float sum_ez;

@@ -109,6 +109,12 @@ typedef struct smx_params {
     uint32_t replay_candidates; /* > 1: each replayed chunk is, of this many drawn, the one
                                    the SSM predicted worst when it was coded (at most 4);
                                    0 or 1: the one drawn */
+    /* format 18; 0 in older files */
+    uint32_t mix_ssm_prior;    /* 1: each n-gram count enters the token mixture as
+                                  log(1 + count / (alpha V p)), p the SSM's probability of
+                                  the token (at least 1/50 of uniform): a count says more
+                                  where the SSM expected the token less. 0: log(1 + count
+                                  / alpha), the same for every token */
 } smx_params;
 
 typedef struct smx_stats {

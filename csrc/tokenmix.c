@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smx_math.h"
+
 #define GRAD_CLIP 8.0f
 #define W_MIN (-2.0f)
 #define W_MAX 8.0f
@@ -12,6 +14,11 @@
 /* The gate reads the SSM's normalised hidden state (entries of order 1) and
  * sums DM of them, so it learns with a smaller step than the base weights. */
 #define GATE_LR_SCALE 0.25f
+/* mix_ssm_prior divides a count by at least 1/50 of the uniform probability:
+ * below that, a single count of a token the SSM all but ruled out would
+ * outweigh everything (1/10 to 1/1000 of uniform wrote the same bytes within
+ * 0.01% on enwik8, bench/README.md "Format 18"). */
+#define PRIOR_FLOOR_OF_UNIFORM 0.02f
 
 /* Evidence in the highest-order context that has been seen: its total count. */
 static uint32_t confidence_bucket(uint32_t total) {
@@ -27,7 +34,8 @@ static uint32_t weights_of(const smx_params *p) { return p->n_orders + 1 + (p->m
 uint64_t smx_tokenmix_memory(const smx_params *p) {
     uint64_t n_weights = weights_of(p), n_sets = (uint64_t)(p->n_orders + 1) * SMX_MIX_CONF_BUCKETS;
     uint64_t vp = (p->vocab + 7u) & ~7u;
-    return (n_sets * n_weights + n_weights * p->d_model + 2 * n_weights + vp) * sizeof(float);
+    uint64_t feat = p->mix_ssm_prior ? (uint64_t)p->n_orders * vp : 0;
+    return (n_sets * n_weights + n_weights * p->d_model + 2 * n_weights + vp + feat) * sizeof(float);
 }
 
 int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
@@ -45,7 +53,9 @@ int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
     x->w_eff = calloc(x->n_weights, sizeof(float));
     x->grad = calloc(x->n_weights, sizeof(float));
     x->bias = calloc(x->Vp, sizeof(float));
-    if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias) {
+    x->ssm_prior = p->mix_ssm_prior != 0;
+    if (x->ssm_prior) x->feat = calloc((size_t)(x->n_orders ? x->n_orders : 1) * x->Vp, sizeof(float));
+    if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias || (x->ssm_prior && !x->feat)) {
         smx_tokenmix_free(x);
         return -1;
     }
@@ -55,6 +65,8 @@ int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
         w[p->n_orders] = p->unigram_weight;
         if (x->ssm_weighted) w[p->n_orders + 1] = 1.0f;
     }
+    for (uint32_t k = 0; k < p->n_orders; k++) x->inv_alpha_v[k] = 1.0f / (p->alpha[k] * (float)x->V);
+    x->p_floor = PRIOR_FLOOR_OF_UNIFORM / (float)x->V;
     for (uint32_t b = 0; b < SMX_MATCH_BUCKETS; b++) x->match_w[b] = p->match_weight;
     x->match_tok = -1;
     return 0;
@@ -66,6 +78,7 @@ void smx_tokenmix_free(smx_tokenmix *x) {
     free(x->w_eff);
     free(x->grad);
     free(x->bias);
+    free(x->feat);
     memset(x, 0, sizeof *x);
 }
 
@@ -76,8 +89,37 @@ static float entropy_scale(float h) {
     return clampf(s, 0.2f, 2.5f);
 }
 
+/* Order k's feature for each entry of its list: with the SSM's prior into
+ * f (what learn reads back), each added to the bias at weight wk. */
+static void add_order(smx_tokenmix *x, const smx_ngram *g, uint32_t k, float wk, const float *ssm_probs) {
+    const uint32_t n = smx_ngram_count(g, k);
+    const uint32_t *e = smx_ngram_entries(g, k);
+    const smx_ngram_order *o = &g->o[k];
+    if (!x->ssm_prior) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t tok = e[i] >> 16;
+            x->bias[tok] = x->bias[tok] + wk * smx_ngram_feature(o, e[i] & 0xffffu);
+        }
+        return;
+    }
+    float *f = x->feat + (size_t)k * x->Vp;
+    const float ia = x->inv_alpha_v[k];
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t tok = e[i] >> 16;
+        const float p = ssm_probs[tok] < x->p_floor ? x->p_floor : ssm_probs[tok];
+        f[i] = smx_log(1.0f + (float)(e[i] & 0xffffu) * ia / p);
+        x->bias[tok] = x->bias[tok] + wk * f[i];
+    }
+}
+
+/* The feature of entry i of order k's list, as add_order computed it. */
+static float order_feature(const smx_tokenmix *x, const smx_ngram *g, uint32_t k, uint32_t i, uint32_t entry) {
+    if (x->ssm_prior) return x->feat[(size_t)k * x->Vp + i];
+    return smx_ngram_feature(&g->o[k], entry & 0xffffu);
+}
+
 void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
-                   const float *ssm, float entropy, float *out) {
+                   const float *ssm, const float *ssm_probs, float entropy, float *out) {
     uint32_t top = 0, total = 0;
     for (uint32_t k = 0; k < x->n_orders; k++)
         if (smx_ngram_count(g, k)) top = k + 1;
@@ -104,17 +146,8 @@ void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, 
 
     float wu = x->w_eff[x->n_orders];
     for (uint32_t j = 0; j < x->V; j++) x->bias[j] = wu * smx_unigram_feature(g, j);
-    for (uint32_t k = 0; k < x->n_orders; k++) {
-        uint32_t n = smx_ngram_count(g, k);
-        if (!n) continue;
-        const uint32_t *e = smx_ngram_entries(g, k);
-        const smx_ngram_order *o = &g->o[k];
-        float wk = x->w_eff[k];
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t tok = e[i] >> 16;
-            x->bias[tok] = x->bias[tok] + wk * smx_ngram_feature(o, e[i] & 0xffffu);
-        }
-    }
+    for (uint32_t k = 0; k < x->n_orders; k++)
+        if (smx_ngram_count(g, k)) add_order(x, g, k, x->w_eff[k], ssm_probs);
     float s = x->scale;
     x->ssm = ssm;
     const float ws = smx_tokenmix_ssm_weight(x);
@@ -137,13 +170,12 @@ void smx_tokenmix_learn(smx_tokenmix *x, const smx_ngram *g, const float *ex, fl
         uint32_t n = smx_ngram_count(g, k);
         if (!n) continue;
         const uint32_t *e = smx_ngram_entries(g, k);
-        const smx_ngram_order *o = &g->o[k];
         float grad = 0.0f;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t t = e[i] >> 16;
             float q = ex[t] * inv;
             if (t == tok) q = q - 1.0f;
-            grad = grad + q * smx_ngram_feature(o, e[i] & 0xffffu);
+            grad = grad + q * order_feature(x, g, k, i, e[i]);
         }
         x->grad[k] = clampf(grad * s, -GRAD_CLIP, GRAD_CLIP);
     }

@@ -1,9 +1,14 @@
 /* The token mixer turns the SSM's logits and the n-gram statistics into the
  * distribution the coder uses:
  *
- *   logit[j] = w_s * ssm[j] + s(H) * ( sum_k w_k * log(1 + count_k[j] / alpha_k)
- *                                      + w_u * log(1 + unigram[j]) )
+ *   logit[j] = w_s * ssm[j] + s(H) * ( sum_k w_k * f_k(j) + w_u * log(1 + unigram[j]) )
  *              + m_len * [j == token predicted by the match model]
+ *
+ * f_k(j) = log(1 + count_k[j] / alpha_k), or with mix_ssm_prior
+ * log(1 + count_k[j] / (alpha_k V p(j))), p the SSM's probability of j: the
+ * increment a Dirichlet prior of strength alpha_k V centred on the SSM gets
+ * from the counts, so a count moves a token the SSM did not expect further
+ * than one it did (with a uniform SSM both are the same).
  *
  * s(H) = clip(0.4 + 0.6 H / 5.5, 0.2, 2.5) grows with the SSM's entropy H, so
  * the counts speak louder when the SSM is unsure. The weights w start at the
@@ -42,6 +47,12 @@ typedef struct smx_tokenmix {
     float match_w[SMX_MATCH_BUCKETS]; /* bonus of the match model's token, by match length */
     int64_t match_tok;               /* token the match model predicts here, or -1 */
     uint32_t match_bucket;
+    /* mix_ssm_prior: the features at the current position (n_orders x Vp, an
+     * order's row in its list's order, for learn) and per order 1 / (alpha V) */
+    int ssm_prior;
+    float *feat;
+    float inv_alpha_v[SMX_MAX_ORDERS];
+    float p_floor;  /* the least SSM probability a feature divides by */
 } smx_tokenmix;
 
 int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p);
@@ -51,7 +62,7 @@ void smx_tokenmix_free(smx_tokenmix *x);
 
 /* out = mixed logits (Vp entries; padding copied from ssm). */
 void smx_tokenmix_mix(smx_tokenmix *x, const smx_ngram *g, const smx_match *mm, const float *hidden,
-                   const float *ssm, float entropy, float *out);
+                   const float *ssm, const float *ssm_probs, float entropy, float *out);
 
 /* One SGD step on the weights used for this position. ex[j] / sum is the
  * mixed probability of token j; tok is the token that came. */

@@ -103,6 +103,7 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"replay": 0.5, "replay_candidates": 5}, "replay_candidates"),
         ({"bin_top_select": 2}, "bin_top_select"),
         ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
+        ({"mix_ssm_prior": 2}, "mix_ssm_prior"),
         ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": 4.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
@@ -319,6 +320,24 @@ def test_ssm_logit_weight_round_trips_and_changes_the_bytes(text, bin_bits):
     # one more weight per weight set, and its gate
     grown = engine_memory(base.replace(mix_ssm_weight=1)) - engine_memory(base)
     assert 0 < grown < 1 << 16
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_ssm_prior_of_the_counts_round_trips_and_changes_the_bytes(text, bin_bits):
+    """mix_ssm_prior divides each n-gram count by the SSM's probability of its
+    token before the mixture reads it; the mixture's gradients read the same
+    features back (csrc/tokenmix.c), on the softmax path (bin_bits 0) and the
+    binary stage's, with and without the SSM's gradient through the mixture."""
+    tok, ids, base = _small_params(text, bin_bits)
+    variants = []
+    for p in (base, base.replace(ssm_coded=0.5, mix_ssm_weight=1)):
+        variants += [p, p.replace(mix_ssm_prior=1)]
+    outputs = _payloads_that_round_trip(tok.vocab.pieces, ids, variants)
+    assert len(set(outputs)) == len(outputs)
+    # the features of one position: a row of the vocabulary per order
+    grown = engine_memory(base.replace(mix_ssm_prior=1)) - engine_memory(base)
+    vp = (base.vocab + 7) // 8 * 8
+    assert grown == base.n_orders * vp * 4
 
 
 @pytest.mark.parametrize("bin_bits", [0, 12])
