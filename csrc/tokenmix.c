@@ -54,8 +54,11 @@ int smx_tokenmix_init(smx_tokenmix *x, const smx_params *p) {
     x->grad = calloc(x->n_weights, sizeof(float));
     x->bias = calloc(x->Vp, sizeof(float));
     x->ssm_prior = p->mix_ssm_prior != 0;
-    if (x->ssm_prior) x->feat = calloc((size_t)(x->n_orders ? x->n_orders : 1) * x->Vp, sizeof(float));
-    if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias || (x->ssm_prior && !x->feat)) {
+    /* without orders no feature is ever computed or read: no buffer, as
+     * smx_tokenmix_memory counts it */
+    const int needs_feat = x->ssm_prior && x->n_orders;
+    if (needs_feat) x->feat = calloc((size_t)x->n_orders * x->Vp, sizeof(float));
+    if (!x->w || !x->gate || !x->w_eff || !x->grad || !x->bias || (needs_feat && !x->feat)) {
         smx_tokenmix_free(x);
         return -1;
     }

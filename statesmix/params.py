@@ -481,9 +481,10 @@ _LEVELS_17: Dict[int, Level] = {
 # as a Dirichlet prior centred on the SSM would weigh them: a count says more
 # where the SSM did not expect the token. First 1 MB of enwik8: level 6
 # 208,408 -> 208,026 bytes (-0.18%; -0.11% to -0.26% over three other draws
-# of the SSM), every level 0.05-0.22% smaller; the mixed corpus, 300 KB of
-# each file, level 6: the same size (-0.004%), smaller on 10 of 15; no time
-# measured (bench/README.md, "Format 18").
+# of the SSM), every level 0.05-0.22% smaller; 4.15 MB +0.03% (-0.11% and
+# -0.02% with two other draws); the mixed corpus, 300 KB of each file, level
+# 6: +0.03% / +0.01% over two draws, smaller on 9 / 8 of 15; 1.009x format
+# 17's time (bench/README.md, "Format 18").
 LEVELS: Dict[int, Level] = {
     level: lv.replace_params(mix_ssm_prior=1) for level, lv in _LEVELS_17.items()
 }
