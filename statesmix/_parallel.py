@@ -111,7 +111,14 @@ class OrderedRunner(JobQueue):
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="statesmix")
 
     def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict, local: dict) -> Future:
-        return self._pool.submit(fn, *args, **kwargs, **local)
+        try:
+            return self._pool.submit(fn, *args, **kwargs, **local)
+        except RuntimeError as exc:
+            # a thread's stack did not fit under the memory limit (ulimit -v):
+            # the same failure as any other allocation's
+            if "can't start new thread" in str(exc):
+                raise MemoryError("no memory for another thread") from exc
+            raise
 
     def close(self) -> None:
         super().close()

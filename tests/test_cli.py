@@ -94,6 +94,38 @@ def test_out_of_memory_is_one_line_and_no_output(tmp_path, runner, monkeypatch, 
     assert [p.name for p in tmp_path.iterdir()] == [src.name]  # no output, no temp file
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limits as on Linux")
+@pytest.mark.parametrize("limit_mb", [150, 200, 250, 300])
+def test_address_space_limit_fails_cleanly(tmp_path, text, limit_mb):
+    # Under `ulimit -v` the tokenizers library aborted the process (SIGABRT)
+    # while training, leaving its 0-byte temporary file; a thread that could
+    # not start ended in a traceback. Every limit must end in success or in
+    # the one-line error, with nothing left behind.
+    import resource
+
+    data = text * 5  # above 64 KB, so the level trains a tokenizer
+    src = tmp_path / "in.txt"
+    src.write_bytes(data)
+    limit = limit_mb << 20
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
+    proc = subprocess.run(CLI + ["compress", "-l", "6", str(src)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, preexec_fn=cap, env=env, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode in (0, 1), err
+    names = sorted(p.name for p in tmp_path.iterdir())
+    if proc.returncode == 0:
+        assert names == ["in.txt", "in.txt.smx"]
+        assert statesmix.decompress((tmp_path / "in.txt.smx").read_bytes()) == data
+    else:
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"statesmix: {src}: ") and "out of memory" in lines[0], err
+        assert names == ["in.txt"]
+
+
 def test_truncated_input_reports_truncation(tmp_path, runner):
     f = tmp_path / "t.smx"
     f.write_bytes(statesmix.compress(b"truncate me " * 100, level=1)[:-8])

@@ -165,3 +165,20 @@ def test_training_samples_the_whole_input(text):
     ids = tok.encode(prose[:200_000])
     assert len(ids) < 200_000 / 1.5
     assert tok.vocab.decode(tok.encode(data)) == data
+
+
+@pytest.mark.parametrize("kind", ["text", "binary"])
+def test_one_training_thread_learns_the_same_merges(text, monkeypatch, kind):
+    # Under a memory limit training runs without tokenizers' thread pool
+    # (tokenizer._prepare_training_under_limit): the merges, and so the
+    # compressed bytes, must not depend on it.
+    import random
+
+    data = text if kind == "text" else random.Random(3).randbytes(20_000) * 3
+    results = []
+    for setting in ("true", "false"):
+        monkeypatch.setenv("TOKENIZERS_PARALLELISM", setting)
+        tok = Tokenizer.train(data, 1024)
+        results.append((tok.vocab.pieces, tok.encode(data).tobytes()))
+    assert len(results[0][0]) > 256
+    assert results[0] == results[1]
