@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smx_math.h"
+
 typedef struct smx_kernels {
     const char *name;
     /* out[v] = sum_d W[d*stride + v] * x[d] for v in [v0, v1), d = 0..dm-1 in order. */
@@ -84,7 +86,9 @@ typedef struct smx_kernels {
     /* One Adam step on n parameters with gradient g * gscale, from theta_in
      * into theta_out (the same array, or the other parameter buffer: the
      * step aside then needs no copy first); lr already carries the bias
-     * correction. */
+     * correction. m NULL: no momentum (b1 = 0, every level's setting), so
+     * the first moment is the gradient itself and is neither read nor kept
+     * (smx_adam_one_nomom says why the bytes are the same). */
     void (*adam)(float *theta_out, const float *theta_in, const float *g, float *m, float *v, size_t n,
                  float lr, float b1, float b2, float eps, float gscale);
     /* freq[i] = 1 + (uint32_t)(ex[i] * k) */
@@ -93,6 +97,19 @@ typedef struct smx_kernels {
 
 extern const smx_kernels smx_kernels_scalar;
 extern const smx_kernels smx_kernels_avx2;
+
+/* Adam at b1 = 0 for element i: the scalar kernel's body and the AVX2
+ * kernel's tail. With m kept, the first moment would be 0 * m + 1 * g: g
+ * itself but for the sign of a zero gradient, and a zero step changes a
+ * parameter only if it is -0, which no step or initial value makes (x - y
+ * rounds to -0 only for x = -0). So the parameters and v are bit for bit
+ * those of the kept-m step (tests/c/kernelcheck.c compares them). */
+static inline void smx_adam_one_nomom(float *theta_out, const float *theta_in, const float *g, float *v,
+                                      size_t i, float lr, float b2, float c2, float eps, float gscale) {
+    float gi = g[i] * gscale;
+    v[i] = b2 * v[i] + c2 * (gi * gi);
+    theta_out[i] = theta_in[i] - lr * gi / (smx_sqrt(v[i]) + eps);
+}
 
 /* Combines eight lane sums in the one order both implementations use. */
 static inline float smx_lane_combine(const float a[8]) {

@@ -388,6 +388,18 @@ AVX2 static void adam_avx2(float *theta_out, const float *theta_in, const float 
            vc2 = _mm256_set1_ps(c2), vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps),
            vgs = _mm256_set1_ps(gscale);
     size_t i = 0;
+    if (!m) { /* without momentum (b1 = 0) the step is the gradient itself: smx_adam_one_nomom */
+        for (; i + 8 <= n; i += 8) {
+            __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vgs);
+            __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)),
+                                      _mm256_mul_ps(vc2, _mm256_mul_ps(gi, gi)));
+            _mm256_storeu_ps(v + i, vi);
+            __m256 step = _mm256_div_ps(_mm256_mul_ps(vlr, gi), _mm256_add_ps(_mm256_sqrt_ps(vi), veps));
+            _mm256_storeu_ps(theta_out + i, _mm256_sub_ps(_mm256_loadu_ps(theta_in + i), step));
+        }
+        for (; i < n; i++) smx_adam_one_nomom(theta_out, theta_in, g, v, i, lr, b2, c2, eps, gscale);
+        return;
+    }
     for (; i + 8 <= n; i += 8) {
         __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), vgs);
         __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vc1, gi));

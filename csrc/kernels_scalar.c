@@ -142,6 +142,10 @@ static void outer_acc_scalar(float *dW, size_t stride, const float *X, ptrdiff_t
 static void adam_scalar(float *theta_out, const float *theta_in, const float *g, float *m, float *v,
                         size_t n, float lr, float b1, float b2, float eps, float gscale) {
     float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    if (!m) {
+        for (size_t i = 0; i < n; i++) smx_adam_one_nomom(theta_out, theta_in, g, v, i, lr, b2, c2, eps, gscale);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * gscale;
         m[i] = b1 * m[i] + c1 * gi;

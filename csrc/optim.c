@@ -27,8 +27,10 @@ static void adam_span(smx_model *m, const smx_params *p, float *theta, const flo
                       float lr_t, float gscale) {
     for (size_t i0 = lo; i0 < hi; i0 += ADAM_BLOCK) {
         size_t len = hi - i0 < ADAM_BLOCK ? hi - i0 : ADAM_BLOCK;
-        m->k->adam(theta + i0, src + i0, m->grad + i0, m->adam_m + i0, m->adam_v + i0, len, lr_t, p->beta1,
-                   p->beta2, p->eps, gscale);
+        /* without momentum the first moments are neither read nor written */
+        float *first = p->beta1 != 0.0f ? m->adam_m + i0 : NULL;
+        m->k->adam(theta + i0, src + i0, m->grad + i0, first, m->adam_v + i0, len, lr_t, p->beta1, p->beta2,
+                   p->eps, gscale);
     }
 }
 
@@ -91,11 +93,12 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
         /* the moments' decay over the steps that skipped this row */
         const uint64_t missed = m->adam_steps - 1 - m->row_step[m->touched[i]];
         if (missed) {
-            const float d1 = power(p->beta1, missed), d2 = power(p->beta2, missed);
-            for (size_t j = r; j < r + DM; j++) {
-                m->adam_m[j] = m->adam_m[j] * d1;
-                m->adam_v[j] = m->adam_v[j] * d2;
+            const float d2 = power(p->beta2, missed);
+            if (p->beta1 != 0.0f) {
+                const float d1 = power(p->beta1, missed);
+                for (size_t j = r; j < r + DM; j++) m->adam_m[j] = m->adam_m[j] * d1;
             }
+            for (size_t j = r; j < r + DM; j++) m->adam_v[j] = m->adam_v[j] * d2;
         }
         m->row_step[m->touched[i]] = m->adam_steps;
         adam_span(m, p, theta, m->theta, r, r + DM, lr_t, gscale);

@@ -139,6 +139,24 @@ static void check_length(const smx_kernels *S, const smx_kernels *A, size_t n) {
     S->adam(x.out[3], x.out[0], x.in[0], x.out[1], x.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
     A->adam(y.out[3], y.out[0], y.in[0], y.out[1], y.out[2], n, 0.01f, 0.5f, 0.999f, 1e-8f, 0.5f);
     for (int k = 0; k < 4; k++) same("adam aside", n, x.out[k], y.out[k], n);
+
+    /* without momentum (b1 = 0): with m NULL the parameters and v are those
+     * of the step that keeps m, in both implementations */
+    for (size_t i = 0; i < n; i++) {
+        x.out[4][i] = x.out[0][i];
+        x.out[5][i] = x.out[2][i];
+    }
+    memcpy(y.out, x.out, 6 * sizeof x.out[0]);
+    S->adam(x.out[0], x.out[0], x.in[1], x.out[1], x.out[2], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
+    S->adam(x.out[4], x.out[4], x.in[1], NULL, x.out[5], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
+    same("adam without momentum, scalar: theta", n, x.out[0], x.out[4], n);
+    same("adam without momentum, scalar: v", n, x.out[2], x.out[5], n);
+    A->adam(y.out[4], y.out[4], y.in[1], NULL, y.out[5], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
+    same("adam without momentum: theta", n, x.out[4], y.out[4], n);
+    same("adam without momentum: v", n, x.out[5], y.out[5], n);
+    A->adam(y.out[3], y.out[4], y.in[1], NULL, y.out[5], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
+    S->adam(x.out[3], x.out[4], x.in[1], NULL, x.out[5], n, 0.01f, 0.0f, 0.999f, 1e-8f, 0.5f);
+    same("adam without momentum, aside", n, x.out[3], y.out[3], n);
 }
 
 int main(void) {
