@@ -112,8 +112,9 @@ def test_address_space_limit_fails_cleanly(tmp_path, text, limit_mb):
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     env = {k: v for k, v in os.environ.items() if k != "TOKENIZERS_PARALLELISM"}
+    # cwd: outside the source tree, so the child imports the installed package
     proc = subprocess.run(CLI + ["compress", "-l", "6", str(src)], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, preexec_fn=cap, env=env, timeout=300)
+                          stderr=subprocess.PIPE, preexec_fn=cap, env=env, cwd=tmp_path, timeout=300)
     err = proc.stderr.decode()
     assert proc.returncode in (0, 1), err
     names = sorted(p.name for p in tmp_path.iterdir())
