@@ -209,6 +209,37 @@ def test_ssm_profile_counts_self_samples_by_thread():
     assert share.of_work == pytest.approx(115 / 181)
 
 
+def test_ssm_worth_table_sets_each_row_against_the_one_above():
+    """bench/ssm_worth.py: the last column is the worth on the new bytes only."""
+    from conftest import load_bench_module
+
+    worth = load_bench_module("ssm_worth")
+    out = worth.table([worth.Point(100, 90, 100), worth.Point(300, 250, 300)])
+    assert out.splitlines()[2:] == ["| 100 | 90 | 100 | 10.00% | 10.00% |",
+                                    "| 300 | 250 | 300 | 16.67% | 20.00% |"]
+
+
+def test_ssm_worth_measures_the_files_less_their_parameter_blocks(tmp_path, capsys, text):
+    """Both runs of each prefix are the files `_compress` writes, the frozen
+    one less the parameter block it stores; every file decodes back."""
+    from conftest import load_bench_module
+    from statesmix.ablation import params_bytes
+    from statesmix.api import _compress
+
+    worth = load_bench_module("ssm_worth")
+    data = tmp_path / "sample"
+    data.write_bytes(text[:12_000])
+    assert worth.main([str(data), "--sizes", "12000,5000", "-l", "1", "-T", "1", "--check"]) == 0
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [c[0] for c in cells] == ["5,000", "12,000"]
+    for c, size in zip(cells, (5_000, 12_000)):
+        trained = _compress(text[:size], 1, 1)
+        frozen = _compress(text[:size], 1, 1, adjust=lambda p: p.replace(lr=0.0))
+        assert params_bytes(trained) == 0 and params_bytes(frozen) > 0
+        assert int(c[1].replace(",", "")) == len(trained)
+        assert int(c[2].replace(",", "")) == len(frozen) - params_bytes(frozen)
+
+
 def test_ablation_table_sets_the_last_rows_against_the_level():
     """Rows switching components on compare with the row above; the rows
     that change one thing in the full level compare with the level; both
