@@ -21,9 +21,13 @@ import argparse
 import sys
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
-from statesmix.ablation import params_bytes
+from statesmix.ablation import VARIANTS, params_bytes
 from statesmix.api import _compress, decompress
 from statesmix.params import DEFAULT_LEVEL, Params
+
+
+# The ablation's own "frozen" row (lr 0), so that the two measure the same thing.
+_FROZEN = {v.key: v for v in VARIANTS}["frozen"].adjust
 
 
 class Point(NamedTuple):
@@ -43,16 +47,14 @@ def _coded_bytes(data: bytes, level: int, threads: int, adjust: Optional[Callabl
 def measure(data: bytes, sizes: Sequence[int], level: int = DEFAULT_LEVEL, threads: int = 2,
             seed: Optional[int] = None, check: bool = False) -> List[Point]:
     """Trained and frozen sizes of each prefix of data (sizes in increasing order)."""
-    def adjusted(**changes: object) -> Optional[Callable[[Params], Params]]:
-        if seed is not None:
-            changes["seed"] = seed
-        return (lambda p: p.replace(**changes)) if changes else None
+    def reseeded(p: Params) -> Params:
+        return p if seed is None else p.replace(seed=seed)
 
     points = []
     for size in sizes:
         prefix = data[:size]
-        points.append(Point(len(prefix), _coded_bytes(prefix, level, threads, adjusted(), check),
-                            _coded_bytes(prefix, level, threads, adjusted(lr=0.0), check)))
+        points.append(Point(len(prefix), _coded_bytes(prefix, level, threads, reseeded, check),
+                            _coded_bytes(prefix, level, threads, lambda p: reseeded(_FROZEN(p)), check)))
     return points
 
 
