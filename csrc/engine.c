@@ -163,6 +163,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
     REQUIRE(p->mix_ssm_weight <= 1, "mix_ssm_weight must be 0 or 1");
     REQUIRE(p->mix_ssm_prior <= 1, "mix_ssm_prior must be 0 or 1");
+    REQUIRE(finite_in(p->adam_surge, 0.0f, 64.0f), "adam_surge must be in [0, 64]");
     REQUIRE(finite_in(p->ssm_cost_focus, 0.0f, 4.0f), "ssm_cost_focus must be in [0, 4]");
     REQUIRE(p->ssm_cost_input <= COST_INPUT_MAX_BUCKETS, "ssm_cost_input must be in [0, 64]");
     REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");

@@ -801,6 +801,7 @@ int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k) {
     /* head starts at zero: the first predictions are uniform */
     m->b1_pow = 1.0f;
     m->b2_pow = 1.0f;
+    m->grad_sq_mean = 0.0f;
     smx_refresh_derived(m);
     return 0;
 }

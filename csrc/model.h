@@ -129,6 +129,7 @@ typedef struct smx_model {
 
     uint64_t adam_steps;
     float b1_pow, b2_pow;
+    float grad_sq_mean; /* adam_surge: running mean of the clipped gradient's squared norm */
 } smx_model;
 
 int smx_model_init(smx_model *m, const smx_params *p, const smx_kernels *k);

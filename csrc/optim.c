@@ -60,6 +60,26 @@ static float grad_sumsq(const smx_model *m) {
     return ss;
 }
 
+/* adam_surge: the factor on this step's rates. Adam divides each gradient
+ * by the root of its running mean square, so a gradient far larger than
+ * the ones before it moves its weight by up to sqrt(1 / (1 - beta2)) (about
+ * 32) times the rate. That is what happens to every weight at once when
+ * the data changes after a long stretch the SSM had learnt to predict
+ * (2 MB of zeros, then text: the moments have decayed towards 0), and the
+ * SSM never recovers what those steps undo (bench/README.md, "Format 19").
+ * The whole gradient's squared norm against its own running mean detects
+ * it; the rare new row in ordinary data, whose own large first steps help
+ * it learn, leaves the norm alone. Called once per step, after b2_pow has
+ * advanced. */
+static float surge_scale(smx_model *m, const smx_params *p, float grad_sq) {
+    m->grad_sq_mean = p->beta2 * m->grad_sq_mean + (1.0f - p->beta2) * grad_sq;
+    if (p->adam_surge <= 0.0f) return 1.0f;
+    const float mean = m->grad_sq_mean / (1.0f - m->b2_pow);
+    const float cap = p->adam_surge * p->adam_surge;
+    if (!(grad_sq > cap * mean)) return 1.0f;
+    return p->adam_surge * smx_sqrt(mean / grad_sq);
+}
+
 /* One Adam step on theta from m->grad, then its a_neg. If theta is the
  * parameters being read (in place), the sparse rows it changes are copied
  * to theta_next too; if it is theta_next (aside), it first takes every row
@@ -74,10 +94,11 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
     m->adam_steps++;
     m->b1_pow = m->b1_pow * p->beta1;
     m->b2_pow = m->b2_pow * p->beta2;
-    const float lr_t = corrected(m, p->lr);
+    const float surge = surge_scale(m, p, norm * norm * gscale * gscale);
+    const float lr_t = corrected(m, p->lr) * surge;
     /* the tokens' and cost buckets' rows: a step moves only the few its
      * chunks read, and they learn faster at a larger rate (emb_lr_scale) */
-    const float lr_rows = p->emb_lr_scale > 0.0f ? corrected(m, p->lr * p->emb_lr_scale) : lr_t;
+    const float lr_rows = p->emb_lr_scale > 0.0f ? corrected(m, p->lr * p->emb_lr_scale) * surge : lr_t;
 
     if (aside) { /* the dense spans step from m->theta below; the sparse rows the last step left behind */
         for (uint32_t i = 0; i < m->n_stale; i++) {

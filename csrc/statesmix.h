@@ -115,6 +115,15 @@ typedef struct smx_params {
                                   the token (at least 1/50 of uniform): a count says more
                                   where the SSM expected the token less. 0: log(1 + count
                                   / alpha), the same for every token */
+    /* format 19; 0 in older files */
+    float adam_surge;          /* > 0: when a step's squared gradient norm exceeds adam_surge^2
+                                  times its running mean (bias-corrected, at beta2), every
+                                  rate of that step is scaled by adam_surge / sqrt(that
+                                  ratio). After a long stretch of data the SSM predicts
+                                  almost perfectly (a run of zeros), Adam's second moments
+                                  have decayed and new data would otherwise move every
+                                  weight by up to sqrt(1 / (1 - beta2)) times its rate.
+                                  0: no limit */
 } smx_params;
 
 typedef struct smx_stats {

@@ -29,7 +29,7 @@ def _to_c_params(p: Params):
         "bin_bits", "bin_lr", "bin_models", "head_bias", "ssm_hidden", "replay", "replay_chunks",
         "bin_top_select", "mix_ssm_weight", "ssm_cost_focus", "ssm_cost_input", "ssm_guess_input",
         "ssm_context_bits", "ssm_context_min", "replay_extra", "emb_lr_scale", "replay_candidates",
-        "mix_ssm_prior",
+        "mix_ssm_prior", "adam_surge",
     ):
         value = getattr(p, name)
         try:

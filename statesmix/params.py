@@ -105,8 +105,11 @@ _FIELDS_16: List[Tuple[str, str]] = [
 _FIELDS_18: List[Tuple[str, str]] = [
     ("mix_ssm_prior", "u"),
 ]
+_FIELDS_19: List[Tuple[str, str]] = [
+    ("adam_surge", "f"),
+]
 _EXTENSIONS = (_FIELDS_6, _FIELDS_8, _FIELDS_9, _FIELDS_10, _FIELDS_11, _FIELDS_12, _FIELDS_13, _FIELDS_14,
-               _FIELDS_15, _FIELDS_16, _FIELDS_18)
+               _FIELDS_15, _FIELDS_16, _FIELDS_18, _FIELDS_19)
 # The field lists a parameter block may hold: each later one extends the last.
 _FIELD_SETS = tuple(_FIELDS + sum(_EXTENSIONS[:k], []) for k in range(len(_EXTENSIONS) + 1))
 
@@ -172,6 +175,7 @@ class Params:
     emb_lr_scale: float = 0.0
     replay_candidates: int = 0
     mix_ssm_prior: int = 0
+    adam_surge: float = 0.0
 
     def replace(self, **changes: Any) -> "Params":
         return dataclasses.replace(self, **changes)
@@ -485,8 +489,21 @@ _LEVELS_17: Dict[int, Level] = {
 # -0.02% with two other draws); the mixed corpus, 300 KB of each file, level
 # 6: +0.03% / +0.01% over two draws, smaller on 9 / 8 of 15; 1.009x format
 # 17's time (bench/README.md, "Format 18").
-LEVELS: Dict[int, Level] = {
+_LEVELS_18: Dict[int, Level] = {
     level: lv.replace_params(mix_ssm_prior=1) for level, lv in _LEVELS_17.items()
+}
+
+# Format 19, every level: a step whose gradient's squared norm exceeds 9
+# times its running mean has all its rates scaled by 3 times that mean's
+# root over the gradient's norm (adam_surge 3, csrc/optim.c). After 2 MB of zeros Adam's moments had
+# decayed, and the first text moved every weight by up to 30 times its rate:
+# 2 MB of zeros then 2 MB of enwik8 wrote 416,105 bytes, 1.026x the halves
+# apart (405,427); with the cap 405,922 (1.001x). Ordinary data never
+# reaches the cap but for a step here and there: the first 1 MB of enwik8
+# 208,026 -> 208,028 bytes, 4.15 MB -0.10%, the mixed corpus (300 KB of
+# each file) the same total (bench/README.md, "Format 19").
+LEVELS: Dict[int, Level] = {
+    level: lv.replace_params(adam_surge=3.0) for level, lv in _LEVELS_18.items()
 }
 
 # The level table is part of the file format: a block that stores no
@@ -504,7 +521,8 @@ def levels_of_version(version: int) -> Dict[int, Level]:
         return _LEVELS_BEFORE_5
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
             10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13, 14: _LEVELS_14,
-            15: _LEVELS_15, 16: _LEVELS_16, 17: _LEVELS_17}.get(version, LEVELS)
+            15: _LEVELS_15, 16: _LEVELS_16, 17: _LEVELS_17,
+            18: _LEVELS_18}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6

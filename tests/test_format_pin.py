@@ -28,7 +28,8 @@ from statesmix.params import LEVELS, levels_of_version
 # version 15 levels 4-6 (a narrower SSM core, two replayed chunks a step),
 # version 16 levels 4-6 (the token rows' own rate, the worse of two chunks replayed),
 # version 17 the same for levels 1-3 and 7-9,
-# version 18 every level (the n-gram counts weighed against the SSM's probability).
+# version 18 every level (the n-gram counts weighed against the SSM's probability),
+# version 19 every level (a surge in the SSM's gradient caps its rates).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -46,6 +47,7 @@ PINNED = {
     16: "bcc300a4522db38d7d9adf641f98aaf16567e46974680f52c1ee007efc0609ca",
     17: "79339168cb8f947ea1db266f98d7f4929d3c010a54ba5ebbed27cecc2a1fb33c",
     18: "b4c577658ed058bb573af70d23544795e3a70ec4fc89acebcf5a20da00a1d27d",
+    19: "4d4fee5ee88b050102fefc24bee73ad379979e1049174724e7bdf6077c79492a",
 }
 
 
@@ -114,7 +116,7 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
 
 
 @pytest.mark.parametrize("version, level",
-                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6)])
+                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6), (18, 6)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
@@ -125,11 +127,14 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
     hashed contexts, version 14 a wider SSM core with one replayed chunk,
     version 15 one rate for every weight and replayed chunks drawn blind,
     version 16 the same at levels 1-3 and 7-9, version 17 counts that ignore
-    the SSM's probability)."""
+    the SSM's probability, version 18 no cap on a surge in the SSM's gradient:
+    its input is zeros then text, where the cap acts)."""
     import statesmix
     from statesmix import container, params
 
     data = (text * 2)[:30_000]
+    if version == 18:
+        data = bytes(40_000) + data
     monkeypatch.setattr(container, "FORMAT_VERSION", version)
     monkeypatch.setattr(params, "LEVELS", levels_of_version(version))  # what that version's writer rebuilt
     old = statesmix.compress(data, level=level)
@@ -149,7 +154,7 @@ def test_parameter_blocks_of_every_layout_read_back():
     format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
     ssm_guess_input, format 14 ssm_context_bits and ssm_context_min, format 15
     replay_extra, format 16 emb_lr_scale and replay_candidates, format 18
-    mix_ssm_prior: a block that
+    mix_ssm_prior, format 19 adam_surge: a block that
     leaves a group's fields at 0 is written without them (and without any
     later group's), and reads them as 0."""
     from statesmix.params import Params
@@ -176,8 +181,10 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert v15.replay_extra == 1 and v15.emb_lr_scale == 0.0 and v15.replay_candidates == 0
     v16 = levels_of_version(17)[6].params
     assert v16.emb_lr_scale > 0 and v16.replay_candidates == 2 and v16.mix_ssm_prior == 0
-    v18 = LEVELS[6].params
-    assert v18.mix_ssm_prior == 1
+    v18 = levels_of_version(18)[6].params
+    assert v18.mix_ssm_prior == 1 and v18.adam_surge == 0.0
+    v19 = LEVELS[6].params
+    assert v19.adam_surge == 3.0
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
@@ -189,7 +196,8 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert len(v15.to_bytes()) == len(v14.to_bytes()) + 4
     assert len(v16.to_bytes()) == len(v15.to_bytes()) + 8
     assert len(v18.to_bytes()) == len(v16.to_bytes()) + 4
-    for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v18):
+    assert len(v19.to_bytes()) == len(v18.to_bytes()) + 4
+    for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v18, v19):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
         assert (back.head_bias, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
@@ -200,7 +208,7 @@ def test_parameter_blocks_of_every_layout_read_back():
                     p.ssm_context_min, p.replay_extra, p.replay_candidates, p.mix_ssm_prior)
         # float fields come back as float32: 0.35 is not one
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden) and back.replay == pytest.approx(p.replay)
-        assert back.emb_lr_scale == pytest.approx(p.emb_lr_scale)
+        assert back.emb_lr_scale == pytest.approx(p.emb_lr_scale) and back.adam_surge == p.adam_surge
     # replay set while format 6's fields are 0: format 8's layout, both groups back
     only_replay = v5.replace(replay=0.25, replay_chunks=7)
     back = Params.from_bytes(only_replay.to_bytes())

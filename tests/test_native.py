@@ -104,6 +104,9 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"bin_top_select": 2}, "bin_top_select"),
         ({"mix_ssm_weight": 2}, "mix_ssm_weight"),
         ({"mix_ssm_prior": 2}, "mix_ssm_prior"),
+        ({"adam_surge": -1.0}, "adam_surge"),
+        ({"adam_surge": 65.0}, "adam_surge"),
+        ({"adam_surge": float("nan")}, "adam_surge"),
         ({"ssm_cost_focus": -0.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": 4.5}, "ssm_cost_focus"),
         ({"ssm_cost_focus": float("nan")}, "ssm_cost_focus"),
@@ -338,6 +341,21 @@ def test_ssm_prior_of_the_counts_round_trips_and_changes_the_bytes(text, bin_bit
     grown = engine_memory(base.replace(mix_ssm_prior=1)) - engine_memory(base)
     vp = (base.vocab + 7) // 8 * 8
     assert grown == base.n_orders * vp * 4
+
+
+@pytest.mark.parametrize("bin_bits", [0, 12])
+def test_gradient_surge_cap_round_trips_and_acts_where_the_data_changes(text, bin_bits):
+    """adam_surge scales a step's rates down when its gradient's squared norm
+    far exceeds its running mean (csrc/optim.c): 40,000 zero bytes, which the
+    SSM learns to predict, then text. The cap changes what the SSM learns
+    there, and nothing when it does not learn (lr 0)."""
+    data = bytes(40_000) + text[:4_000]
+    ids = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    base = Params(vocab=256, n_layers=1, table_bits=12, pool_limit=1 << 16, bin_bits=bin_bits,
+                  chunks_first=2, chunks_second=2)
+    outputs = _payloads_that_round_trip(byte_pieces(256), ids, [base, base.replace(adam_surge=3.0)])
+    assert outputs[0] != outputs[1]
+    _assert_no_effect_when_frozen(byte_pieces(256), ids, base, adam_surge=3.0)
 
 
 @pytest.mark.parametrize("bin_bits", [0, 12])
