@@ -65,8 +65,9 @@ static float grad_sumsq(const smx_model *m) {
  * the ones before it moves its weight by up to sqrt(1 / (1 - beta2)) (about
  * 32) times the rate. That is what happens to every weight at once when
  * the data changes after a long stretch the SSM had learnt to predict
- * (2 MB of zeros, then text: the moments have decayed towards 0), and the
- * SSM never recovers what those steps undo (bench/README.md, "Format 19").
+ * (2 MB of zeros, then text: the moments have decayed towards 0), and in
+ * the rest of the file the SSM wins back little of what those steps undo
+ * (bench/README.md, "Format 19").
  * The whole gradient's squared norm against its own running mean detects
  * it; the rare new row in ordinary data, whose own large first steps help
  * it learn, leaves the norm alone. Called once per step, after b2_pow has
