@@ -506,8 +506,32 @@ _LEVELS_18: Dict[int, Level] = {
 # the first 1 MB of enwik8 208,026 -> 208,028 bytes, 4.15 MB -0.10%, the
 # mixed corpus (300 KB of each file) the same total (bench/README.md,
 # "Format 19").
-LEVELS: Dict[int, Level] = {
+_LEVELS_19: Dict[int, Level] = {
     level: lv.replace_params(adam_surge=3.0) for level, lv in _LEVELS_18.items()
+}
+
+# Format 20, levels 7-9: rebuilt on level 6. They were format 5's models with
+# what the later formats added at every level (formats 6 and 15 had left
+# them out, 8 and 12 level 9 too), and level 9 (a four times wider SSM at a
+# lower rate, no replay, nine orders) wrote 0.47% more than level 6 on the
+# mixed corpus (300 KB of each file) and 3.8% more on 1.8 MB of six of its
+# files one after the other, for 3.5x the time. Now level 7 is level 6 with
+# larger table caps (n-gram tables 2^21 slots, the binary stage 2^22 per
+# context, 2^23 pool entries: about 2 GiB), level 8 adds an SSM of width 64,
+# level 9 two such layers. Against level 6: the first 1 MB of enwik8 -0.02%
+# / -0.13% / -0.16% (levels 7 / 8 / 9), 4,154,399 bytes -0.25% / - / -0.72%,
+# the six files -0.51% / -0.45% / -0.56%, the corpus -0.01% / -0.10% /
+# -0.27% (level 9 smaller on 14 of 15); level 9 takes 1.9x level 6's time
+# at 1 MB. Two layers of width 96 gained another 0.16% at 4.15 MB but lost
+# 4.5% on the six files: a wide SSM at this rate is not stable on the binary
+# ones (bench/README.md, "Levels 7-9 (format 20)").
+_LARGE_TABLES = dict(table_bits=21, bin_bits=22, pool_limit=1 << 23)
+_L6 = _LEVELS_19[6]
+LEVELS: Dict[int, Level] = {
+    **_LEVELS_19,
+    7: _L6.replace_params(**_LARGE_TABLES),
+    8: _L6.replace_params(d_model=64, d_inner=64, **_LARGE_TABLES),
+    9: _L6.replace_params(n_layers=2, d_model=64, d_inner=64, **_LARGE_TABLES),
 }
 
 # The level table is part of the file format: a block that stores no
@@ -526,7 +550,7 @@ def levels_of_version(version: int) -> Dict[int, Level]:
     return {5: _LEVELS_5, 6: _LEVELS_6, 7: _LEVELS_7, 8: _LEVELS_8, 9: _LEVELS_9,
             10: _LEVELS_10, 11: _LEVELS_11, 12: _LEVELS_12, 13: _LEVELS_13, 14: _LEVELS_14,
             15: _LEVELS_15, 16: _LEVELS_16, 17: _LEVELS_17,
-            18: _LEVELS_18}.get(version, LEVELS)
+            18: _LEVELS_18, 19: _LEVELS_19}.get(version, LEVELS)
 
 
 DEFAULT_LEVEL = 6
