@@ -488,11 +488,17 @@ def chart(results: List[Result], path: str) -> bool:
     sizes = sorted({r.input_bytes for r in results})
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
     for ax, size in zip(axes[0], sizes):
-        for r in (r for r in results if r.input_bytes == size and not r.error):
-            mine = r.compressor.startswith("statesmix")
-            ax.scatter(r.kb_per_s, r.bpb, marker="o" if mine else "s", color="C0" if mine else "C1")
-            ax.annotate(r.compressor, (r.kb_per_s, r.bpb), fontsize=8, xytext=(4, 3),
-                        textcoords="offset points")
+        shown = [r for r in results if r.input_bytes == size and not r.error]
+        # statesmix's levels sit close together (a few KB/s and hundredths of
+        # a bit apart): their labels go one above the other, slowest lowest
+        mine = sorted((r for r in shown if r.compressor.startswith("statesmix")), key=lambda r: r.kb_per_s)
+        for r in shown:
+            ours = r in mine
+            ax.scatter(r.kb_per_s, r.bpb, marker="o" if ours else "s", color="C0" if ours else "C1")
+            rise = 3 + 10 * mine.index(r) if ours else 3
+            ax.annotate(r.compressor, (r.kb_per_s, r.bpb), fontsize=8, xytext=(4, rise),
+                        textcoords="offset points",
+                        arrowprops=dict(arrowstyle="-", lw=0.5, alpha=0.5) if ours and rise > 3 else None)
         ax.set_xscale("log")
         ax.set_xlabel("compression speed, KB/s (log scale)")
         ax.set_ylabel("bits per byte (lower is better)")
