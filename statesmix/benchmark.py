@@ -476,6 +476,19 @@ def set_summary(results: Sequence[Result], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def label_rises(shown: List[Result]) -> List[int]:
+    """How far above its point (in typographic points) each result's label
+    goes in a chart panel. statesmix's levels sit close together (a few KB/s
+    and hundredths of a bit apart), so their labels go one above the other,
+    the slowest lowest; every other label sits just above its point."""
+    mine = sorted((i for i, r in enumerate(shown) if r.compressor.startswith("statesmix")),
+                  key=lambda i: shown[i].kb_per_s)
+    rises = [3] * len(shown)
+    for rank, i in enumerate(mine):
+        rises[i] = 3 + 10 * rank
+    return rises
+
+
 def chart(results: List[Result], path: str) -> bool:
     try:
         import matplotlib
@@ -489,16 +502,12 @@ def chart(results: List[Result], path: str) -> bool:
     fig, axes = plt.subplots(1, len(sizes), figsize=(6 * len(sizes), 4.5), squeeze=False)
     for ax, size in zip(axes[0], sizes):
         shown = [r for r in results if r.input_bytes == size and not r.error]
-        # statesmix's levels sit close together (a few KB/s and hundredths of
-        # a bit apart): their labels go one above the other, slowest lowest
-        mine = sorted((r for r in shown if r.compressor.startswith("statesmix")), key=lambda r: r.kb_per_s)
-        for r in shown:
-            ours = r in mine
-            ax.scatter(r.kb_per_s, r.bpb, marker="o" if ours else "s", color="C0" if ours else "C1")
-            rise = 3 + 10 * mine.index(r) if ours else 3
+        for r, rise in zip(shown, label_rises(shown)):
+            mine = r.compressor.startswith("statesmix")
+            ax.scatter(r.kb_per_s, r.bpb, marker="o" if mine else "s", color="C0" if mine else "C1")
             ax.annotate(r.compressor, (r.kb_per_s, r.bpb), fontsize=8, xytext=(4, rise),
                         textcoords="offset points",
-                        arrowprops=dict(arrowstyle="-", lw=0.5, alpha=0.5) if ours and rise > 3 else None)
+                        arrowprops=dict(arrowstyle="-", lw=0.5, alpha=0.5) if rise > 3 else None)
         ax.set_xscale("log")
         ax.set_xlabel("compression speed, KB/s (log scale)")
         ax.set_ylabel("bits per byte (lower is better)")

@@ -178,6 +178,17 @@ def test_missing_baseline_is_left_out_with_a_note(monkeypatch, capsys):
     assert "zpaq is not installed (pip install 'statesmix[bench]')" in capsys.readouterr().err
 
 
+def test_chart_stacks_the_statesmix_labels_slowest_lowest():
+    def row(name, kb_per_s):
+        return benchmark.Result(name, 1000, 200, 1.6, 1.0, 1.0, kb_per_s, kb_per_s, 1.0, 1.0, True, 1)
+
+    shown = [row("xz -9e", 1700.0), row("statesmix -6", 59.8), row("zpaq -m5", 380.0),
+             row("statesmix -9", 30.4), row("statesmix -1", 61.6)]
+    # -9 is the slowest, then -6, then -1: each label one step above the last
+    assert benchmark.label_rises(shown) == [3, 13, 3, 3, 23]
+    assert benchmark.label_rises([]) == []
+
+
 def test_a_stuck_compressor_is_killed_and_reported(tmp_path, capsys, text):
     data = tmp_path / "tiny"
     data.write_bytes(text[:1000])
