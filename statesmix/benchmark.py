@@ -476,6 +476,12 @@ def set_summary(results: Sequence[Result], names: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+# A chart label's height above its point, in typographic points, and the
+# step between statesmix's stacked labels (label_rises).
+_LABEL_RISE = 3
+_LABEL_STEP = 10
+
+
 def label_rises(shown: List[Result]) -> List[int]:
     """How far above its point (in typographic points) each result's label
     goes in a chart panel. statesmix's levels sit close together (a few KB/s
@@ -483,9 +489,9 @@ def label_rises(shown: List[Result]) -> List[int]:
     the slowest lowest; every other label sits just above its point."""
     mine = sorted((i for i, r in enumerate(shown) if r.compressor.startswith("statesmix")),
                   key=lambda i: shown[i].kb_per_s)
-    rises = [3] * len(shown)
+    rises = [_LABEL_RISE] * len(shown)
     for rank, i in enumerate(mine):
-        rises[i] = 3 + 10 * rank
+        rises[i] = _LABEL_RISE + _LABEL_STEP * rank
     return rises
 
 
@@ -507,7 +513,7 @@ def chart(results: List[Result], path: str) -> bool:
             ax.scatter(r.kb_per_s, r.bpb, marker="o" if mine else "s", color="C0" if mine else "C1")
             ax.annotate(r.compressor, (r.kb_per_s, r.bpb), fontsize=8, xytext=(4, rise),
                         textcoords="offset points",
-                        arrowprops=dict(arrowstyle="-", lw=0.5, alpha=0.5) if rise > 3 else None)
+                        arrowprops=dict(arrowstyle="-", lw=0.5, alpha=0.5) if rise > _LABEL_RISE else None)
         ax.set_xscale("log")
         ax.set_xlabel("compression speed, KB/s (log scale)")
         ax.set_ylabel("bits per byte (lower is better)")
