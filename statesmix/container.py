@@ -482,9 +482,9 @@ class StreamMap:
 
 def locate_streams(read_at: Callable[[int, int], bytes], file_size: int) -> List[StreamMap]:
     """Every stream of a file, found from its footer back to the start of
-    the file without reading any block. read_at(offset, n) returns n bytes
-    at offset (fewer only at the end of the file). Raises StatesmixError if
-    the file is not a clean sequence of streams."""
+    the file, reading of each block only its first few bytes. read_at(offset,
+    n) returns n bytes at offset (fewer only at the end of the file). Raises
+    StatesmixError if the file is not a clean sequence of streams."""
     maps: List[StreamMap] = []
     end = file_size
     while end > 0:
@@ -526,8 +526,25 @@ def _stream_ending_at(read_at: Callable[[int, int], bytes], end: int) -> StreamM
         except StatesmixError:
             continue
         offsets, pos = [], start + hlen
-        for b in rec.blocks:
+        for k, b in enumerate(rec.blocks):
+            _check_block_start(read_at, pos, b.raw_len, k)
             offsets.append(pos)
             pos += b.comp_size
         return StreamMap(start, hdr, rec, 0, offsets)
     raise StatesmixError("the index at the end of the data does not match a stream")
+
+
+def _check_block_start(read_at: Callable[[int, int], bytes], offset: int, raw_len: int, k: int) -> None:
+    """Raises StatesmixError unless a block whose header gives raw_len starts
+    at offset. An index can pass its checksum and still be wrong (a faulty
+    or hostile writer computes the checksum of what it wrote); a reader that
+    seeks takes the index's lengths to say where the content ends, so each
+    must agree with its block's own header before anything is skipped on
+    the index's word."""
+    r = _Reader(read_at(offset, 2 + MAX_VARINT_BYTES), 0, f"block {k}")
+    try:
+        ok = r.u8() == BLOCK_TAG and r.u8() & ~(_VOCAB_FLAG | _PARAMS_FLAG) == 0 and r.varint("length") == raw_len
+    except _Need:
+        ok = False
+    if not ok:
+        raise StatesmixError(f"the index does not match block {k}: the file is corrupt")
