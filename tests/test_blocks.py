@@ -3,10 +3,13 @@ N blocks in flight at most, and random access that decodes only the block
 that holds the target."""
 
 import io
+import lzma
 import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import statesmix
 from statesmix import blocks
@@ -99,6 +102,28 @@ def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypa
         assert made == [5, 2, len(data) // BS]
         f.seek(0)
         assert f.read() == data  # and on through every block, checking the index at the end
+
+
+_OPS = st.lists(st.one_of(
+    st.tuples(st.just("seek"), st.integers(min_value=-60_000, max_value=60_000), st.sampled_from([0, 1, 2])),
+    st.tuples(st.just("read"), st.integers(min_value=-1, max_value=3 * BS), st.just(0)),
+), min_size=1, max_size=6)
+
+
+@settings(max_examples=25)
+@given(ops=_OPS)
+def test_random_seeks_and_reads_behave_as_lzma_open(data, packed, ops):
+    """Whatever the order of seeks (from the start, the current position or
+    the end; into a block, between blocks, before the start, past the end)
+    and reads, statesmix.open gives what lzma.open gives over the same
+    content: the same bytes and the same positions."""
+    with statesmix.open(io.BytesIO(packed)) as f, lzma.open(io.BytesIO(lzma.compress(data))) as want:
+        for op, n, whence in ops:
+            if op == "seek":
+                assert f.seek(n, whence) == want.seek(n, whence)
+            else:
+                assert f.read(n) == want.read(n)
+            assert f.tell() == want.tell()
 
 
 def test_info_lists_the_blocks(packed):
