@@ -424,7 +424,10 @@ def test_cmd(files, quiet, verbose, threads, memory_limit):
 @main.command()
 @click.argument("files", nargs=-1, type=str)
 def info(files):
-    """Print the structure of FILES: level, blocks, sizes, what decoding needs in memory."""
+    """Print the structure of FILES: level, blocks, sizes, what decoding needs in memory.
+
+    A truncated file, or one whose index disagrees with its blocks, is
+    described as far as it goes and exits with status 1, as test does."""
     from .info import describe
 
     failed = False
@@ -433,16 +436,20 @@ def info(files):
         try:
             if path == "-":
                 data = sys.stdin.buffer.read()
-                click.echo(describe(lambda o, n: data[o : o + n], len(data), name))
-                continue
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
+                text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
+            else:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
 
-                def read_at(offset: int, n: int) -> bytes:
-                    f.seek(offset)
-                    return f.read(n)
+                    def read_at(offset: int, n: int) -> bytes:
+                        f.seek(offset)
+                        return f.read(n)
 
-                click.echo(describe(read_at, size, name))
+                    text, problem = describe(read_at, size, name)
+            click.echo(text)
+            if problem:  # what could be read is shown; the status says the file will not decode
+                _error(f"{path}: {problem}")
+                failed = True
         except OSError as exc:
             _error(f"{path}: {exc.strerror or exc}")
             failed = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from .api import format_size, memory_needed
 from .container import (
@@ -69,6 +69,21 @@ class StreamInfo:
     @property
     def memory(self) -> int:
         return max((b.memory for b in self.blocks), default=0)
+
+    def problem(self) -> Optional[str]:
+        """Why the stream cannot decode as it stands, as far as its structure
+        tells (a truncated end, an index that disagrees with the blocks it
+        lists); None when nothing is wrong with it short of decoding."""
+        if self.end is None:
+            return "the file is truncated (the stream has no end record)"
+        listed = self.end.blocks
+        for b, entry in zip(self.blocks, listed):
+            if (entry.comp_size, entry.raw_len) != (b.comp_size, b.header.raw_len):
+                return (f"the index does not match block {b.index} (it lists {entry.raw_len} -> "
+                        f"{entry.comp_size} bytes): the file is corrupt")
+        if len(listed) != len(self.blocks):
+            return f"the index lists {len(listed)} blocks, the stream holds {len(self.blocks)}: the file is corrupt"
+        return None
 
 
 def _parse_at(read_at: ReadAt, offset: int, fn, first: int = 64):
@@ -187,18 +202,21 @@ def describe_stream(s: StreamInfo, name: str, max_blocks: int = 64) -> str:
         )
     if len(s.blocks) > max_blocks:
         lines.append(f"  ... {len(s.blocks) - max_blocks} more blocks")
-    if s.end is not None:
-        if len(s.end.blocks) != len(s.blocks) or s.end.raw_size != raw:
-            lines.append(f"  warning          the index lists {len(s.end.blocks)} blocks, "
-                         f"{s.end.raw_size} bytes: the file is corrupt")
+    problem = s.problem()
+    if problem:
+        lines.append(f"  warning          {problem}")
     return "\n".join(lines)
 
 
-def describe(read_at: ReadAt, size: int, name: str) -> str:
+def describe(read_at: ReadAt, size: int, name: str) -> Tuple[str, Optional[str]]:
+    """The description of every stream of a file, and the first problem
+    found in one (None if none was)."""
     streams = scan_all(read_at, size)
     if not streams:
         raise StatesmixError("compressed data is empty")
     if len(streams) == 1:
-        return describe_stream(streams[0], name)
-    return "\n".join(describe_stream(s, f"{name} (stream {i + 1} of {len(streams)}, at {s.start})")
-                     for i, s in enumerate(streams))
+        text = describe_stream(streams[0], name)
+    else:
+        text = "\n".join(describe_stream(s, f"{name} (stream {i + 1} of {len(streams)}, at {s.start})")
+                         for i, s in enumerate(streams))
+    return text, next((p for p in (s.problem() for s in streams) if p), None)

@@ -223,6 +223,31 @@ def test_test_and_info_commands(tmp_path, runner):
     assert "original size    1200 bytes" in r.output
 
 
+def test_info_says_when_a_file_will_not_decode(tmp_path, runner):
+    from conftest import load_bench_module
+
+    fuzz = load_bench_module("fuzz")
+    data = b"information " * 2000
+    good = statesmix.compress(data, level=1, block_size=8192)
+    s = fuzz.dissect(good)[0]
+    entries = [(e.comp_size, e.raw_len, e.crc) for e in s.entries]
+    entries[0] = (entries[0][0], 1, entries[0][2])  # a block length that lies, its checksum recomputed
+    lying = good[: len(good) - len(s.end)] + fuzz.index_bytes(s.header, entries)
+    for name, blob, problem in (("cut.smx", good[:-10], "truncated"),
+                                ("lying.smx", lying, "the index does not match block 0")):
+        f = tmp_path / name
+        f.write_bytes(blob)
+        r = runner.invoke(main, ["info", str(f)])
+        assert r.exit_code == 1, (name, r.output)
+        assert "blocks           3," in r.output  # what could be read is still shown
+        assert problem in r.output and problem in r.stderr
+        assert runner.invoke(main, ["test", str(f)]).exit_code == 1
+    f = tmp_path / "good.smx"
+    f.write_bytes(good)
+    r = runner.invoke(main, ["info", str(f)])
+    assert r.exit_code == 0 and "warning" not in r.output
+
+
 def test_progress_shown_on_request_and_silent_otherwise(tmp_path):
     runner = CliRunner()
     src = tmp_path / "p.txt"
