@@ -54,6 +54,29 @@ def test_every_mutation_changes_the_file(seeds):
         assert changed >= 5, kind
 
 
+def test_info_on_mutants_reports_or_raises_cleanly(seeds):
+    """statesmix info reads only a file's structure: on a mutant it must
+    describe it or raise StatesmixError, and must not call a file that
+    decodes corrupt or truncated (its exit status would then lie)."""
+    import statesmix
+    from statesmix import StatesmixError
+    from statesmix.info import describe
+
+    rng = random.Random(17)
+    names = sorted(seeds)
+    for i in range(4 * len(fuzz.KINDS)):
+        _, original, blob = seeds[rng.choice(names)]
+        mutant, _ = fuzz.mutate(rng, blob, seeds[rng.choice(names)][2], fuzz.KINDS[i % len(fuzz.KINDS)], original)
+        try:
+            _, problem = describe(lambda o, n: mutant[o : o + n], len(mutant), "mutant")
+        except StatesmixError as exc:
+            assert str(exc)
+            continue
+        if problem:
+            with pytest.raises(StatesmixError):
+                statesmix.decompress(mutant, threads=1)
+
+
 def test_small_campaign():
     # two of each mutation per way of decoding, at levels 1 and 9
     report = fuzz.campaign(n=2 * 3 * len(fuzz.KINDS), levels=[1, 9], seed=11, timeout=60, jobs=2)
