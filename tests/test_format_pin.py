@@ -30,7 +30,8 @@ from statesmix.params import LEVELS, levels_of_version
 # version 17 the same for levels 1-3 and 7-9,
 # version 18 every level (the n-gram counts weighed against the SSM's probability),
 # version 19 every level (a surge in the SSM's gradient caps its rates),
-# version 20 levels 7-9 (rebuilt on level 6).
+# version 20 levels 7-9 (rebuilt on level 6),
+# version 21 level 9 (Adam's rate halved).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -50,6 +51,7 @@ PINNED = {
     18: "b4c577658ed058bb573af70d23544795e3a70ec4fc89acebcf5a20da00a1d27d",
     19: "4d4fee5ee88b050102fefc24bee73ad379979e1049174724e7bdf6077c79492a",
     20: "18efe26c511c1022747655eb9ca3501b78e3c57dedb3813870d789823264859c",
+    21: "3019534789ac1e4dd875dd08b7b89e4cf240e4e791a0f6d4356428d24eaf387b",
 }
 
 
@@ -118,7 +120,7 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
 
 
 @pytest.mark.parametrize("version, level",
-                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6), (18, 6), (19, 9)])
+                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6), (18, 6), (19, 9), (20, 9)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
@@ -131,7 +133,7 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
     version 16 the same at levels 1-3 and 7-9, version 17 counts that ignore
     the SSM's probability, version 18 no cap on a surge in the SSM's gradient:
     its input is zeros then text, where the cap acts; version 19 the levels
-    7-9 built on format 5's)."""
+    7-9 built on format 5's; version 20 level 9 at twice the rate)."""
     import statesmix
     from statesmix import container, params
 
