@@ -92,7 +92,8 @@ FORMAT_VERSION = 21
 # version 17 the one before the n-gram counts took the SSM as their prior,
 # version 18 the one before a surge in the SSM's gradient capped its rates,
 # version 19 the one before levels 7-9 were rebuilt on level 6, version 20
-# the one before level 9 learnt at half the rate (params.levels_of_version). Their files decode as they always did.
+# the one before level 9 learnt at half the rate (params.levels_of_version).
+# Their files decode as they always did.
 READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FOOTER_MAGIC = b"SX"
 BLOCK_TAG = 0x42  # "B"
