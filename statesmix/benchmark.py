@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -477,21 +478,49 @@ def set_summary(results: Sequence[Result], names: Sequence[str]) -> str:
 
 
 # A chart label's height above its point, in typographic points, and the
-# step between statesmix's stacked labels (label_rises).
+# step between stacked labels (label_rises).
 _LABEL_RISE = 3
 _LABEL_STEP = 10
+# Two points whose labels would overlap in a panel: within this many decades
+# of speed (a label is about half a decade wide on the log axis) and this
+# many bits per byte (a line of label text on the usual 1.2-1.3 bpb range).
+_NEAR_DECADES = 0.5
+_NEAR_BPB = 0.05
 
 
 def label_rises(shown: List[Result]) -> List[int]:
     """How far above its point (in typographic points) each result's label
-    goes in a chart panel. statesmix's levels sit close together (a few KB/s
-    and hundredths of a bit apart), so their labels go one above the other,
-    the slowest lowest; every other label sits just above its point."""
-    mine = sorted((i for i, r in enumerate(shown) if r.compressor.startswith("statesmix")),
-                  key=lambda i: shown[i].kb_per_s)
+    goes in a chart panel. Points that sit close together (statesmix's
+    levels, a few KB/s and hundredths of a bit apart; PPMd's two orders)
+    form a group, with whatever is close to any of its members, and the
+    group's labels go one above the other in the order of their points,
+    the lowest point's lowest (of equal points, the slowest's); every other
+    label sits just above its point."""
+
+    def near(a: Result, b: Result) -> bool:
+        if a.kb_per_s <= 0 or b.kb_per_s <= 0:  # nothing measured: no position to crowd
+            return False
+        return (abs(math.log10(a.kb_per_s / b.kb_per_s)) < _NEAR_DECADES
+                and abs(a.bpb - b.bpb) < _NEAR_BPB)
+
+    group = list(range(len(shown)))  # each point's group: the smallest index reachable
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in range(len(shown)):
+        for j in range(i):
+            if near(shown[i], shown[j]):
+                a, b = root(i), root(j)
+                group[max(a, b)] = min(a, b)
     rises = [_LABEL_RISE] * len(shown)
-    for rank, i in enumerate(mine):
-        rises[i] = _LABEL_RISE + _LABEL_STEP * rank
+    for g in {root(i) for i in range(len(shown))}:
+        members = sorted((i for i in range(len(shown)) if root(i) == g),
+                         key=lambda i: (shown[i].bpb, shown[i].kb_per_s))
+        for rank, i in enumerate(members):
+            rises[i] = _LABEL_RISE + _LABEL_STEP * rank
     return rises
 
 

@@ -189,6 +189,20 @@ def test_chart_stacks_the_statesmix_labels_slowest_lowest():
     assert benchmark.label_rises([]) == []
 
 
+def test_chart_stacks_any_crowded_labels_lowest_point_lowest():
+    def row(name, kb_per_s, bpb):
+        return benchmark.Result(name, 1000, 200, bpb, 1.0, 1.0, kb_per_s, kb_per_s, 1.0, 1.0, True, 1)
+
+    # PPMd's two orders at 4.15 MB: o8 slower but higher, so its label goes above o6's;
+    # xz and zstd are as close in speed but 0.07 bpb apart, and zpaq is alone
+    shown = [row("PPMd o8", 4926.1, 2.019), row("PPMd o6", 5392.6, 1.997), row("xz -9e", 1956.2, 2.254),
+             row("zstd --ultra -22", 1783.9, 2.316), row("zpaq -m5", 372.1, 1.745)]
+    assert benchmark.label_rises(shown) == [13, 3, 3, 3, 3]
+    # a group is whatever is close to any member: a chain of three stacks as one
+    chain = [row("a", 100.0, 1.60), row("b", 250.0, 1.62), row("c", 600.0, 1.64)]
+    assert benchmark.label_rises(chain) == [3, 13, 23]
+
+
 def test_a_stuck_compressor_is_killed_and_reported(tmp_path, capsys, text):
     data = tmp_path / "tiny"
     data.write_bytes(text[:1000])
