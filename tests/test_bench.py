@@ -178,7 +178,7 @@ def test_missing_baseline_is_left_out_with_a_note(monkeypatch, capsys):
     assert "zpaq is not installed (pip install 'statesmix[bench]')" in capsys.readouterr().err
 
 
-def test_chart_stacks_the_statesmix_labels_slowest_lowest():
+def test_chart_stacks_the_statesmix_labels_of_equal_points_slowest_lowest():
     def row(name, kb_per_s):
         return benchmark.Result(name, 1000, 200, 1.6, 1.0, 1.0, kb_per_s, kb_per_s, 1.0, 1.0, True, 1)
 
