@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
@@ -27,6 +26,7 @@ from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 import click
 
 from . import api
+from ._files import write_atomically
 from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
@@ -164,9 +164,11 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
     return read[0], produced
 
 
-def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool) -> None:
+def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool,
+                  like: Optional[os.stat_result] = None) -> None:
     """Writes through data_fn into target (None = stdout); a file appears
-    only when data_fn has finished without error."""
+    only when data_fn has finished without error, with the permissions and
+    times of the input whose status is like (as xz and zstd do)."""
     if target is None:
         data_fn(sys.stdout.buffer)
         sys.stdout.buffer.flush()
@@ -174,18 +176,7 @@ def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], fo
     if os.path.exists(target) and not force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed
-    directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            data_fn(f)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(target, data_fn, like)
 
 
 def _output_name(path: str, mode: str) -> Optional[str]:
@@ -310,7 +301,8 @@ def _one_file(path: str, opts: _Options) -> None:
         if mode == "test":
             work(None)
         else:
-            _write_output(target, work, force=True)
+            like = os.fstat(src.fileno()) if src is not sys.stdin.buffer else None
+            _write_output(target, work, force=True, like=like)
     finally:
         bar.close()
         if src is not sys.stdin.buffer:

@@ -20,10 +20,10 @@ Every worker needs statesmix installed, at the same version as the client.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Callable, Iterable, List, Optional
 
 from . import api
+from ._files import write_atomically
 from ._parallel import JobQueue
 from .errors import ArgumentValueError
 
@@ -91,42 +91,36 @@ def _read(path: str) -> Iterable[bytes]:
             yield chunk
 
 
-def _write_atomically(target: str, pieces: Iterable[bytes]) -> None:
-    """target appears only once every piece is written."""
-    fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(target)))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for piece in pieces:
-                f.write(piece)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level: int = api.DEFAULT_LEVEL,
                   block_size: Optional[int] = None) -> str:
-    """Compresses src into dst (default src + ".smx"); returns dst."""
+    """Compresses src into dst (default src + ".smx"), which takes src's
+    permissions and times as the command line's output does; returns dst."""
     dst = dst or src + ".smx"
     c = compressor(client, level, block_size=block_size)
 
-    def pieces():
+    def write(f):
         for chunk in _read(src):
-            yield c.compress(chunk)
-        yield c.flush()
+            f.write(c.compress(chunk))
+        f.write(c.flush())
 
-    _write_atomically(dst, pieces())
+    write_atomically(dst, write, like=os.stat(src))
     return dst
 
 
 def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
                     memory_limit: Optional[int] = None) -> str:
-    """Decompresses src (NAME.smx) into dst (default NAME); returns dst."""
+    """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
+    permissions and times; returns dst."""
     if dst is None:
         if not src.endswith(".smx") or src == ".smx":
             raise ArgumentValueError(f"{src}: no .smx suffix to remove; give dst")
         dst = src[: -len(".smx")]
-    _write_atomically(dst, decompress_chunks(client, _read(src), memory_limit=memory_limit))
+
+    def write(f):
+        for piece in decompress_chunks(client, _read(src), memory_limit=memory_limit):
+            f.write(piece)
+
+    write_atomically(dst, write, like=os.stat(src))
     return dst
 
 

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -57,6 +58,61 @@ def test_refuses_to_overwrite_without_force(tmp_path, runner):
     r = runner.invoke(main, ["compress", "-l", "1", "-f", str(src)])
     assert r.exit_code == 0
     assert statesmix.decompress((tmp_path / "f.smx").read_bytes()) == b"new content " * 10
+
+
+def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
+    # as xz and zstd do: a round trip gives the file back as it was, mode and times too
+    src = tmp_path / "report.txt"
+    data = b"for the team's eyes only. " * 80
+    src.write_bytes(data)
+    os.chmod(src, 0o640)
+    times = (1_600_000_000_123_456_789, 1_500_000_000_987_654_321)  # atime, mtime (ns)
+    os.utime(src, ns=times)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 0, r.output
+    packed = tmp_path / "report.txt.smx"
+    st = packed.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert (st.st_atime_ns, st.st_mtime_ns) == times
+    src.unlink()
+    r = runner.invoke(main, ["decompress", str(packed)])
+    assert r.exit_code == 0, r.output
+    st = src.stat()
+    assert src.read_bytes() == data
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_mtime_ns == times[1]
+
+
+def test_output_from_stdin_gets_a_new_files_mode(tmp_path, runner):
+    out = tmp_path / "from_stdin.smx"
+    old = os.umask(0o027)
+    try:
+        r = runner.invoke(main, ["compress", "-l", "1", "-o", str(out), "-"], input=b"piped " * 50)
+    finally:
+        os.umask(old)
+    assert r.exit_code == 0, r.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # 0666 less the umask, not a temporary file's 0600
+
+
+def test_output_in_another_group_shares_only_what_the_input_shared(tmp_path, runner, monkeypatch):
+    src = tmp_path / "ledger.csv"
+    src.write_bytes(b"account,amount\n" * 100)
+    os.chmod(src, 0o754)  # the group may read and run it, others only read
+    other_group = os.getgid() + 12345
+    try:
+        os.chown(src, -1, other_group)
+    except PermissionError:
+        pytest.skip("this user cannot give a file to another group")
+
+    def refuse(fd, uid, gid):
+        raise PermissionError("not allowed here")
+
+    monkeypatch.setattr(os, "fchown", refuse)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 0, r.output
+    st = (tmp_path / "ledger.csv.smx").stat()
+    assert st.st_gid != other_group
+    # the output's group is not the input's: its members get what others got
+    assert stat.S_IMODE(st.st_mode) == 0o744
 
 
 def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
