@@ -179,6 +179,13 @@ def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], fo
     write_atomically(target, data_fn, like)
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
 def _output_name(path: str, mode: str) -> Optional[str]:
     if mode == "compress":
         return path + SUFFIX
@@ -284,6 +291,14 @@ def _one_file(path: str, opts: _Options) -> None:
         raise _Failed
     if target is not None and os.path.exists(target) and not opts.force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
+        raise _Failed
+    # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
+    # keyboard cannot type them
+    if mode == "compress" and to_stdout and not opts.force and _is_terminal(sys.stdout):
+        _error("compressed data not written to a terminal (use -f to force)")
+        raise _Failed
+    if mode != "compress" and path == "-" and not opts.force and _is_terminal(sys.stdin):
+        _error("compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else ""))
         raise _Failed
     src, size = _open_input(path)
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())

@@ -115,6 +115,49 @@ def test_output_in_another_group_shares_only_what_the_input_shared(tmp_path, run
     assert stat.S_IMODE(st.st_mode) == 0o744
 
 
+def _on_a_terminal(args, cwd, data=b"", terminal="stdout"):
+    """Runs the CLI with stdout or stdin on a pseudo-terminal; returns (exit
+    status, stderr, bytes that reached the terminal)."""
+    pty = pytest.importorskip("pty")
+    select = pytest.importorskip("select")
+    master, slave = pty.openpty()
+    if terminal == "stdout":
+        proc = subprocess.Popen(CLI + args, stdin=subprocess.PIPE, stdout=slave, stderr=subprocess.PIPE, cwd=cwd)
+    else:
+        proc = subprocess.Popen(CLI + args, stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    os.close(slave)
+    if terminal == "stdin":
+        os.write(master, b"\x04")  # end of input, as Ctrl-D at a prompt
+    _, err = proc.communicate(input=data if terminal == "stdout" else None, timeout=60)
+    shown = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other side is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.returncode, err.decode(), shown
+
+
+def test_compressed_data_is_not_written_to_a_terminal(tmp_path):
+    code, err, shown = _on_a_terminal(["compress", "-l", "1"], tmp_path, data=b"typed at a prompt " * 20)
+    assert (code, shown) == (1, b"")
+    assert "compressed data not written to a terminal (use -f to force)" in err
+    code, err, shown = _on_a_terminal(["compress", "-l", "1", "-f"], tmp_path, data=b"typed at a prompt " * 20)
+    assert code == 0 and len(shown) > 0  # forced: as xz -f does
+
+
+def test_compressed_data_is_not_read_from_a_terminal(tmp_path):
+    for command in ("decompress", "test"):
+        code, err, _ = _on_a_terminal([command], tmp_path, terminal="stdin")
+        assert code == 1 and "compressed data not read from a terminal" in err
+    code, err, _ = _on_a_terminal(["decompress", "-f"], tmp_path, terminal="stdin")
+    assert code == 1 and "compressed data is empty" in err  # it did read, and got nothing
+
+
 def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
     bad = tmp_path / "bad.smx"
     blob = bytearray(statesmix.compress(b"some data to corrupt " * 50, level=1))
