@@ -357,6 +357,7 @@ _common = [
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
     click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
     click.option("--rm", "remove", is_flag=True, help="Delete the input after success."),
+    click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and times."),
     click.option("-T", "--threads", type=click.IntRange(min=0), default=0, show_default=True,
@@ -389,17 +390,42 @@ _memory_option = click.option(
          "0 = no limit). Default: 4G.")
 
 
-@main.command()
+class _LevelDigits(click.Command):
+    """A command that also takes xz's and zstd's -1 ... -9 for -l 1 ... -l 9."""
+
+    def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
+        takes_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for name in p.opts + p.secondary_opts}
+        out: List[str] = []
+        for k, arg in enumerate(args):
+            if arg == "--":  # what follows is file names, "-9" too
+                out += args[k:]
+                break
+            if re.fullmatch(r"-[1-9]", arg) and not (out and out[-1] in takes_value):
+                out += ["-l", arg[1]]
+            else:
+                out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+def _keep_or_remove(keep: bool, remove: bool) -> None:
+    if keep and remove:
+        raise click.UsageError("--rm and -k/--keep contradict each other")
+
+
+@main.command(cls=_LevelDigits)
 @click.argument("files", nargs=-1, type=str)
 @click.option("-l", "--level", type=click.IntRange(MIN_LEVEL, MAX_LEVEL), default=DEFAULT_LEVEL,
-              show_default=True, help="1 = fastest, 9 = best ratio.")
+              show_default=True, help="1 = fastest, 9 = best ratio; -1 ... -9 work too.")
 @click.option("-B", "--block-size", type=SIZE, default=None, callback=_block_size,
               help="Bytes per independent block (e.g. 4M); default: the level's (8M at 1-3, "
                    "16M at 4-6, 32M at 7-9). The output depends on it, never on -T.")
 @_dask_option
 @_with_common
-def compress(files, level, block_size, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
+def compress(files, level, block_size, dask, stdout, output, force, remove, keep, quiet, verbose, threads,
+             progress):
     """Compress FILES to FILE.smx (stdin to stdout with - or no FILE)."""
+    _keep_or_remove(keep, remove)
     _run_files(list(files) or ["-"], _Options("compress", stdout, output, force, remove, quiet, verbose,
                                               progress, level=level, block_size=block_size, threads=threads,
                                               dask=dask))
@@ -410,8 +436,10 @@ def compress(files, level, block_size, dask, stdout, output, force, remove, quie
 @_memory_option
 @_dask_option
 @_with_common
-def decompress(files, memory_limit, dask, stdout, output, force, remove, quiet, verbose, threads, progress):
+def decompress(files, memory_limit, dask, stdout, output, force, remove, keep, quiet, verbose, threads,
+               progress):
     """Decompress FILE.smx to FILE (stdin to stdout with - or no FILE)."""
+    _keep_or_remove(keep, remove)
     _run_files(list(files) or ["-"], _Options("decompress", stdout, output, force, remove, quiet, verbose,
                                               progress, threads=threads, memory_limit=memory_limit, dask=dask))
 

@@ -158,6 +158,31 @@ def test_compressed_data_is_not_read_from_a_terminal(tmp_path):
     assert code == 1 and "compressed data is empty" in err  # it did read, and got nothing
 
 
+def _level_of(path):
+    return path.read_bytes()[5] & 0x0F  # magic (4), version, then the level in the flags' low bits
+
+
+def test_level_digits_and_keep_as_xz_and_zstd_take_them(tmp_path, runner, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "page.html").write_bytes(b"<p>the same page, again</p>\n" * 40)
+    r = runner.invoke(main, ["compress", "-1", "-k", "page.html"])
+    assert r.exit_code == 0, r.output
+    assert _level_of(tmp_path / "page.html.smx") == 1 and (tmp_path / "page.html").exists()
+    # a digit after an option that takes a value is that value; after -- it is a file name
+    r = runner.invoke(main, ["compress", "-o", "-9", "-2", "page.html"])
+    assert r.exit_code == 0, r.output
+    assert _level_of(tmp_path / "-9") == 2
+    r = runner.invoke(main, ["compress", "-3", "--", "-9"])
+    assert r.exit_code == 0, r.output
+    assert _level_of(tmp_path / "-9.smx") == 3
+    r = runner.invoke(main, ["decompress", "-k", "-f", "page.html.smx"])
+    assert r.exit_code == 0, r.output
+    for args in (["compress", "-k", "--rm", "-f", "page.html"], ["decompress", "--rm", "-k", "-f", "--", "-9.smx"]):
+        r = runner.invoke(main, args)
+        assert r.exit_code == 2 and "contradict" in r.output
+    assert (tmp_path / "page.html").exists() and (tmp_path / "-9.smx").exists()
+
+
 def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
     bad = tmp_path / "bad.smx"
     blob = bytearray(statesmix.compress(b"some data to corrupt " * 50, level=1))
