@@ -164,14 +164,38 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
     return read[0], produced
 
 
+class _WholeWrites:
+    """Standard output that writes every byte or raises. Under python -u or
+    PYTHONUNBUFFERED, sys.stdout.buffer is the raw file, whose write may
+    take only part of what it is given (a pipe whose reader leaves, a full
+    disk) and say so only in its return value: ignored, the rest would be
+    lost without an error and the exit status would be 0."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data).cast("B")
+        while view:
+            n = self._stream.write(view)
+            if n is None:  # a non-blocking descriptor that is full
+                raise BlockingIOError("standard output cannot take more now (non-blocking)")
+            view = view[n:]
+        return len(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool,
                   like: Optional[os.stat_result] = None) -> None:
     """Writes through data_fn into target (None = stdout); a file appears
     only when data_fn has finished without error, with the permissions and
     times of the input whose status is like (as xz and zstd do)."""
     if target is None:
-        data_fn(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        out = _WholeWrites(sys.stdout.buffer)
+        data_fn(out)
+        out.flush()
         return
     if os.path.exists(target) and not force:
         _error(f"{target} already exists; not overwritten (use -f to force)")

@@ -1,5 +1,6 @@
 """The command line, through click's test runner and through real processes."""
 
+import io
 import os
 import signal
 import stat
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import statesmix
-from statesmix.cli import main
+from statesmix.cli import _WholeWrites, main
 
 CLI = [sys.executable, "-m", "statesmix.cli"]
 
@@ -181,6 +182,40 @@ def test_level_digits_and_keep_as_xz_and_zstd_take_them(tmp_path, runner, monkey
         r = runner.invoke(main, args)
         assert r.exit_code == 2 and "contradict" in r.output
     assert (tmp_path / "page.html").exists() and (tmp_path / "-9.smx").exists()
+
+
+def test_standard_output_takes_every_byte_or_fails():
+    class Sip(io.RawIOBase):  # a raw file that takes at most 1,000 bytes a call, as a pipe may
+        def __init__(self):
+            self.got = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.got += bytes(b[:1000])
+            return min(len(b), 1000)
+
+    sip = Sip()
+    data = os.urandom(12345)
+    out = _WholeWrites(sip)
+    assert out.write(data) == len(data)
+    assert bytes(sip.got) == data
+
+
+def test_a_reader_that_leaves_early_is_an_error_even_unbuffered(tmp_path):
+    # Under PYTHONUNBUFFERED the CLI writes to the raw standard output, where a
+    # write cut short by the reader leaving returns a count rather than raising.
+    data = b"".join(b"line %d of a file larger than a pipe holds\n" % i for i in range(8000))
+    packed = tmp_path / "big.smx"
+    packed.write_bytes(statesmix.compress(data, level=1))
+    proc = subprocess.Popen(CLI + ["decompress", "-c", str(packed)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout.read(10) == data[:10]  # the one write of the block has begun, and fills the pipe
+    time.sleep(0.3)
+    proc.stdout.close()
+    proc.stderr.read()
+    assert proc.wait(timeout=60) == 1  # not 0, as if all had been written
 
 
 def test_corrupt_input_exits_1_with_one_line_and_no_output(tmp_path, runner):
