@@ -3,13 +3,55 @@ complete, and it takes its input file's permissions and times."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import tempfile
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Iterator, Optional
 
 
-def write_atomically(target: str, write: Callable[[BinaryIO], None],
+class OutputStream:
+    """A binary stream that writes every byte or raises, and names its
+    file in the errors it raises (the disk full, the reader gone).
+
+    A raw file (standard output under python -u or PYTHONUNBUFFERED) may
+    take only part of a write and say so only in the count it returns;
+    ignored, the rest would be lost with no error and a success status."""
+
+    def __init__(self, stream: BinaryIO, name: str) -> None:
+        self._stream = stream
+        self.name = name
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data).cast("B")
+        with self._naming_errors():
+            while view:
+                n = self._stream.write(view)
+                if n is None:  # a non-blocking descriptor that is full
+                    raise BlockingIOError(errno.EAGAIN, "cannot take more now (non-blocking)")
+                view = view[n:]
+        return len(data)
+
+    def flush(self) -> None:
+        with self._naming_errors():
+            self._stream.flush()
+
+    def close(self) -> None:
+        with self._naming_errors():
+            self._stream.close()
+
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            raise type(exc)(exc.errno, exc.strerror or str(exc), self.name) from None
+
+
+def write_atomically(target: str, write: Callable[[OutputStream], None],
                      like: Optional[os.stat_result] = None) -> None:
     """Runs write on a temporary file beside target, then renames it to
     target. On any error or interrupt the temporary file is removed and
@@ -24,23 +66,27 @@ def write_atomically(target: str, write: Callable[[BinaryIO], None],
     new_file_mode = 0o666 & ~_umask()
     directory = os.path.dirname(os.path.abspath(target))
     fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
+    f = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()  # closing then writes nothing, so the times set below stay
-            try:
-                if source is None:
-                    os.fchmod(f.fileno(), new_file_mode)
-                else:
-                    _copy_attributes(f.fileno(), source)
-            except OSError:
-                pass  # a file system without modes or times: the content is what matters, and 0600 is safe
+        out = OutputStream(f, target)
+        write(out)
+        out.flush()  # closing then writes nothing, so the times set below stay
+        try:
+            if source is None:
+                os.fchmod(f.fileno(), new_file_mode)
+            else:
+                _copy_attributes(f.fileno(), source)
+        except OSError:
+            pass  # a file system without modes or times: the content is what matters, and 0600 is safe
+        out.close()
         os.replace(tmp, target)
     except BaseException:
-        try:
+        # what could not be written cannot be flushed on closing either:
+        # the first error is the one to report
+        with contextlib.suppress(OSError):
+            f.close()
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -16,6 +16,7 @@ a file that needs more than --memory-limit), 2 usage error, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -26,7 +27,7 @@ from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 import click
 
 from . import api
-from ._files import write_atomically
+from ._files import OutputStream, write_atomically
 from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
@@ -164,36 +165,13 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
     return read[0], produced
 
 
-class _WholeWrites:
-    """Standard output that writes every byte or raises. Under python -u or
-    PYTHONUNBUFFERED, sys.stdout.buffer is the raw file, whose write may
-    take only part of what it is given (a pipe whose reader leaves, a full
-    disk) and say so only in its return value: ignored, the rest would be
-    lost without an error and the exit status would be 0."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def write(self, data: bytes) -> int:
-        view = memoryview(data).cast("B")
-        while view:
-            n = self._stream.write(view)
-            if n is None:  # a non-blocking descriptor that is full
-                raise BlockingIOError("standard output cannot take more now (non-blocking)")
-            view = view[n:]
-        return len(data)
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-
 def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool,
                   like: Optional[os.stat_result] = None) -> None:
     """Writes through data_fn into target (None = stdout); a file appears
     only when data_fn has finished without error, with the permissions and
     times of the input whose status is like (as xz and zstd do)."""
     if target is None:
-        out = _WholeWrites(sys.stdout.buffer)
+        out = OutputStream(sys.stdout.buffer, "(stdout)")
         data_fn(out)
         out.flush()
         return
@@ -291,6 +269,11 @@ def _run_files(files: List[str], opts: _Options) -> None:
                 failed = True
             except StatesmixError as exc:
                 _error(f"{path}: {exc}")
+                failed = True
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
+                _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
                 failed = True
             except MemoryError:
                 # as xz does: one line, no output file (_write_output removed it), go on

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import statesmix
-from statesmix.cli import _WholeWrites, main
+from statesmix._files import OutputStream
+from statesmix.cli import main
 
 CLI = [sys.executable, "-m", "statesmix.cli"]
 
@@ -198,9 +199,33 @@ def test_standard_output_takes_every_byte_or_fails():
 
     sip = Sip()
     data = os.urandom(12345)
-    out = _WholeWrites(sip)
+    out = OutputStream(sip, "(stdout)")
     assert out.write(data) == len(data)
     assert bytes(sip.got) == data
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_is_one_line_naming_the_output(tmp_path, runner, monkeypatch):
+    src = tmp_path / "diary.txt"
+    src.write_bytes(b"dear diary, the disk is full again. " * 3000)
+    packed = tmp_path / "diary.txt.smx"
+    packed.write_bytes(statesmix.compress(src.read_bytes(), level=1))
+    with open("/dev/full", "wb") as full:  # every write: ENOSPC
+        proc = subprocess.run(CLI + ["decompress", "-c", str(packed)], stdout=full, stderr=subprocess.PIPE,
+                              cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == "statesmix: (stdout): No space left on device\n"  # one line, no traceback
+    packed.unlink()
+
+    def fdopen_on_a_full_disk(fd, mode):
+        os.close(fd)
+        return open("/dev/full", mode)
+
+    monkeypatch.setattr("statesmix._files.os.fdopen", fdopen_on_a_full_disk)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 1
+    assert r.output == f"statesmix: {packed}: No space left on device\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["diary.txt"]  # no output, no temporary file
 
 
 def test_a_reader_that_leaves_early_is_an_error_even_unbuffered(tmp_path):
