@@ -1,5 +1,6 @@
-"""Writing an output file as xz and zstd do: it appears only once it is
-complete, and it takes its input file's permissions and times."""
+"""Writing output as xz and zstd do: every byte is written or an error
+names the file; a file appears only once it is complete, and it takes its
+input file's permissions and times."""
 
 from __future__ import annotations
 
