@@ -66,7 +66,10 @@ def write_atomically(target: str, write: Callable[[OutputStream], None],
     source = like if like is not None and stat.S_ISREG(like.st_mode) else None
     new_file_mode = 0o666 & ~_umask()
     directory = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
+    except OSError as exc:  # a directory not writable, read-only, full: name the file asked for
+        raise type(exc)(exc.errno, exc.strerror or str(exc), target) from None
     f = os.fdopen(fd, "wb")
     try:
         out = OutputStream(f, target)

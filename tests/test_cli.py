@@ -227,6 +227,13 @@ def test_a_full_disk_is_one_line_naming_the_output(tmp_path, runner, monkeypatch
     assert r.output == f"statesmix: {packed}: No space left on device\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diary.txt"]  # no output, no temporary file
 
+    def no_room(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".statesmix-x1y2.tmp"))
+
+    monkeypatch.setattr("statesmix._files.tempfile.mkstemp", no_room)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert (r.exit_code, r.output) == (1, f"statesmix: {packed}: Permission denied\n")  # the file asked for
+
 
 def test_a_reader_that_leaves_early_is_an_error_even_unbuffered(tmp_path):
     # Under PYTHONUNBUFFERED the CLI writes to the raw standard output, where a
