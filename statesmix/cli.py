@@ -340,8 +340,8 @@ def _one_file(path: str, opts: _Options) -> None:
             _say(False, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
         else:
             _say(False, f"{name}: OK ({n_out} bytes)")
-    if opts.remove and path != "-" and mode != "test":
-        os.unlink(path)
+    if opts.remove and path != "-" and mode != "test" and target is not None:
+        os.unlink(path)  # not when the output went to standard output: zstd and gzip keep the input with -c
 
 
 def _memory_limit(ctx, param, value: Optional[int]) -> Optional[int]:

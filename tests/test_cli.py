@@ -49,6 +49,15 @@ def test_output_option_and_rm(tmp_path, runner):
     assert statesmix.decompress(out.read_bytes()) == b"\x00\x01" * 500
 
 
+def test_rm_keeps_an_input_whose_output_went_to_stdout(tmp_path, runner):
+    src = tmp_path / "only_copy.txt"
+    src.write_bytes(b"the only copy, until the pipe's other end has stored it\n" * 20)
+    r = runner.invoke(main, ["compress", "-l", "1", "-c", "--rm", str(src)])
+    assert r.exit_code == 0
+    assert src.exists()  # as zstd and gzip keep it with -c: the output may yet be lost down the pipe
+    assert statesmix.decompress(r.stdout_bytes) == src.read_bytes()
+
+
 def test_refuses_to_overwrite_without_force(tmp_path, runner):
     src = tmp_path / "f"
     src.write_bytes(b"new content " * 10)
