@@ -362,7 +362,8 @@ def _block_size(ctx, param, value: Optional[int]) -> Optional[int]:
 _common = [
     click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output."),
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
-    click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+    click.option("-f", "--force", is_flag=True,
+                 help="Overwrite existing output files; let compressed data go to or come from a terminal."),
     click.option("--rm", "remove", is_flag=True, help="Delete the input after success."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
