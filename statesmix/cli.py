@@ -364,7 +364,7 @@ _common = [
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
     click.option("-f", "--force", is_flag=True,
                  help="Overwrite existing output files; let compressed data go to or come from a terminal."),
-    click.option("--rm", "remove", is_flag=True, help="Delete the input after success."),
+    click.option("--rm", "remove", is_flag=True, help="Delete the input after success (not with -c)."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and times."),
