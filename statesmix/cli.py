@@ -165,19 +165,17 @@ def _decompress_stream(src: BinaryIO, dst: Optional[BinaryIO],
     return read[0], produced
 
 
-def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None], force: bool,
+def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None],
                   like: Optional[os.stat_result] = None) -> None:
     """Writes through data_fn into target (None = stdout); a file appears
     only when data_fn has finished without error, with the permissions and
-    times of the input whose status is like (as xz and zstd do)."""
+    times of the input whose status is like (as xz and zstd do). Whether an
+    existing target may be replaced is decided before (_one_file)."""
     if target is None:
         out = OutputStream(sys.stdout.buffer, "(stdout)")
         data_fn(out)
         out.flush()
         return
-    if os.path.exists(target) and not force:
-        _error(f"{target} already exists; not overwritten (use -f to force)")
-        raise _Failed
     write_atomically(target, data_fn, like)
 
 
@@ -324,7 +322,7 @@ def _one_file(path: str, opts: _Options) -> None:
             work(None)
         else:
             like = os.fstat(src.fileno()) if src is not sys.stdin.buffer else None
-            _write_output(target, work, force=True, like=like)
+            _write_output(target, work, like=like)
     finally:
         bar.close()
         if src is not sys.stdin.buffer:
