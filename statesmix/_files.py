@@ -64,7 +64,6 @@ def write_atomically(target: str, write: Callable[[OutputStream], None],
     target gets the mode any new file gets (0666 less the umask), not the
     0600 of a temporary file."""
     source = like if like is not None and stat.S_ISREG(like.st_mode) else None
-    new_file_mode = 0o666 & ~_umask()
     directory = os.path.dirname(os.path.abspath(target))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
@@ -77,7 +76,7 @@ def write_atomically(target: str, write: Callable[[OutputStream], None],
         out.flush()  # closing then writes nothing, so the times set below stay
         try:
             if source is None:
-                os.fchmod(f.fileno(), new_file_mode)
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             else:
                 _copy_attributes(f.fileno(), source)
         except OSError:
