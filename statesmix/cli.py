@@ -297,6 +297,12 @@ def _one_file(path: str, opts: _Options) -> None:
     if target is not None and os.path.exists(target) and not opts.force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed
+    # as xz and zstd skip one without -f: --rm would delete the link and
+    # leave its file, and the round trip would give back a copy, not a link.
+    # A link to a pipe or a device (process substitution's /dev/fd/N) is read.
+    if target is not None and path != "-" and not opts.force and os.path.islink(path) and os.path.isfile(path):
+        _error(f"{path}: is a symbolic link; skipped (use -f to read through it)")
+        raise _Failed
     # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
     # keyboard cannot type them
     if mode == "compress" and to_stdout and not opts.force and _is_terminal(sys.stdout):
@@ -361,7 +367,8 @@ _common = [
     click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output."),
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
     click.option("-f", "--force", is_flag=True,
-                 help="Overwrite existing output files; let compressed data go to or come from a terminal."),
+                 help="Overwrite existing output files; let compressed data go to or come from a terminal; "
+                      "read a symbolic link's file into an output file."),
     click.option("--rm", "remove", is_flag=True, help="Delete the input after success (not with -c)."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),

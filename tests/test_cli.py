@@ -71,6 +71,49 @@ def test_refuses_to_overwrite_without_force(tmp_path, runner):
     assert statesmix.decompress((tmp_path / "f.smx").read_bytes()) == b"new content " * 10
 
 
+def test_symbolic_link_inputs_need_force_unless_the_output_is_stdout(tmp_path, runner):
+    # as xz and zstd skip a link without -f: with --rm the link, not its file, would go
+    target = tmp_path / "real.txt"
+    data = b"reached through a link " * 40
+    target.write_bytes(data)
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    r = runner.invoke(main, ["compress", "-l", "1", "--rm", str(link)])
+    assert r.exit_code == 1
+    assert "symbolic link" in r.output and "-f" in r.output
+    assert link.is_symlink() and not (tmp_path / "link.txt.smx").exists()
+    r = runner.invoke(main, ["compress", "-l", "1", "-c", str(link)])  # as xz: -c reads through it
+    assert r.exit_code == 0
+    assert statesmix.decompress(r.stdout_bytes) == data
+    r = runner.invoke(main, ["compress", "-l", "1", "-f", "--rm", str(link)])
+    assert r.exit_code == 0, r.output
+    assert not link.exists() and not link.is_symlink() and target.read_bytes() == data
+    packed = tmp_path / "link.txt.smx"
+    link.symlink_to(packed)
+    (tmp_path / "link.txt.smx.smx").write_bytes(b"")  # an unrelated file, left alone
+    r = runner.invoke(main, ["decompress", "-o", str(tmp_path / "out.txt"), str(link)])
+    assert r.exit_code == 1 and not (tmp_path / "out.txt").exists()
+    r = runner.invoke(main, ["test", str(link)])  # nothing written: the link is read
+    assert r.exit_code == 0, r.output
+
+
+def test_a_link_to_a_pipe_is_read_without_force(tmp_path, runner):
+    # process substitution hands over /dev/fd/N, a link to a pipe: nothing to protect there
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "via_link"
+    link.symlink_to(fifo)
+    data = b"through a named pipe " * 30
+    writer = subprocess.Popen([sys.executable, "-c",
+                               f"open({str(fifo)!r}, 'wb').write({data!r})"])
+    try:
+        r = runner.invoke(main, ["compress", "-l", "1", "-o", str(tmp_path / "p.smx"), str(link)])
+    finally:
+        writer.wait(timeout=60)
+    assert r.exit_code == 0, r.output
+    assert statesmix.decompress((tmp_path / "p.smx").read_bytes()) == data
+
+
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
     # as xz and zstd do: a round trip gives the file back as it was, mode and times too
     src = tmp_path / "report.txt"
