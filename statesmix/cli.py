@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -123,6 +124,21 @@ def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     except OSError:
         size = None
     return f, size
+
+
+def _device_kind(path: str) -> Optional[str]:
+    """What kind of device path is, if any. As zstd does, a character device
+    or a socket is not read into an output file (a stream like /dev/zero
+    would never end), nor a block device without -f; pipes are read."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # opening it reports why
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return "socket" if stat.S_ISSOCK(mode) else None
 
 
 def _compress_stream(src: BinaryIO, dst: BinaryIO, comp: api.Compressor) -> Tuple[int, int]:
@@ -303,6 +319,11 @@ def _one_file(path: str, opts: _Options) -> None:
     if target is not None and path != "-" and not opts.force and os.path.islink(path) and os.path.isfile(path):
         _error(f"{path}: is a symbolic link; skipped (use -f to read through it)")
         raise _Failed
+    device = _device_kind(path) if target is not None and path != "-" else None
+    if device is not None and not (device == "block device" and opts.force):
+        hint = "use -f or -c to read it" if device == "block device" else "-c reads it to standard output"
+        _error(f"{path}: not a regular file but a {device}; skipped ({hint})")
+        raise _Failed
     # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
     # keyboard cannot type them
     if mode == "compress" and to_stdout and not opts.force and _is_terminal(sys.stdout):
@@ -368,7 +389,7 @@ _common = [
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
     click.option("-f", "--force", is_flag=True,
                  help="Overwrite existing output files; let compressed data go to or come from a terminal; "
-                      "read a symbolic link's file into an output file."),
+                      "read a symbolic link's file or a block device into an output file."),
     click.option("--rm", "remove", is_flag=True, help="Delete the input after success (not with -c)."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),

@@ -97,6 +97,17 @@ def test_symbolic_link_inputs_need_force_unless_the_output_is_stdout(tmp_path, r
     assert r.exit_code == 0, r.output
 
 
+def test_a_device_is_not_compressed_into_a_file(tmp_path, runner):
+    # as zstd and xz: /dev/zero into a file would never end; -c reads a device as a stream
+    out = tmp_path / "null.smx"
+    r = runner.invoke(main, ["compress", "-l", "1", "-o", str(out), os.devnull])
+    assert r.exit_code == 1
+    assert "not a regular file" in r.output and not out.exists()
+    r = runner.invoke(main, ["compress", "-l", "1", "-c", os.devnull])
+    assert r.exit_code == 0
+    assert statesmix.decompress(r.stdout_bytes) == b""
+
+
 def test_a_link_to_a_pipe_is_read_without_force(tmp_path, runner):
     # process substitution hands over /dev/fd/N, a link to a pipe: nothing to protect there
     fifo = tmp_path / "pipe"
