@@ -295,17 +295,22 @@ def block_header_bytes(raw_len: int, n_tokens: int, vocab_blob: Optional[bytes],
     return bytes(out)
 
 
+def _block_start(r: _Reader) -> Tuple[int, int]:
+    """The flags and content length at the start of a block header, its tag checked first."""
+    if r.u8() != BLOCK_TAG:
+        raise r.corrupt("bad tag")
+    flags = r.u8()
+    if flags & ~(_VOCAB_FLAG | _PARAMS_FLAG):
+        raise r.corrupt("unknown flags")
+    return flags, r.varint("length")
+
+
 def parse_block_header(buf: Buffer, pos: int, stream: StreamHeader, index: int) -> Optional[BlockHeader]:
     """The block header at buf[pos:] (its tag included), or None if more
     bytes are needed. Sizes are checked before any section is read."""
 
     def fields(r: _Reader) -> BlockHeader:
-        if r.u8() != BLOCK_TAG:
-            raise r.corrupt("bad tag")
-        flags = r.u8()
-        if flags & ~(_VOCAB_FLAG | _PARAMS_FLAG):
-            raise r.corrupt("unknown flags")
-        raw_len = r.varint("length")
+        flags, raw_len = _block_start(r)
         if not 1 <= raw_len <= stream.block_size:
             raise r.corrupt(f"length {raw_len} outside 1..{stream.block_size}, the stream's block size")
         n_tokens = r.varint("token count")
@@ -544,8 +549,8 @@ def _check_block_start(read_at: Callable[[int, int], bytes], offset: int, raw_le
     the index's word."""
     r = _Reader(read_at(offset, 2 + MAX_VARINT_BYTES), 0, f"block {k}")
     try:
-        ok = r.u8() == BLOCK_TAG and r.u8() & ~(_VOCAB_FLAG | _PARAMS_FLAG) == 0 and r.varint("length") == raw_len
-    except _Need:
+        ok = _block_start(r)[1] == raw_len
+    except (_Need, StatesmixError):
         ok = False
     if not ok:
         raise StatesmixError(f"the index does not match block {k}: the file is corrupt")
