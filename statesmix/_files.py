@@ -82,7 +82,10 @@ def write_atomically(target: str, write: Callable[[OutputStream], None],
         except OSError:
             pass  # a file system without modes or times: the content is what matters, and 0600 is safe
         out.close()
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:  # a directory put in its place meanwhile: name the file asked for
+            raise type(exc)(exc.errno, exc.strerror or str(exc), target) from None
     except BaseException:
         # what could not be written cannot be flushed on closing either:
         # the first error is the one to report

@@ -310,6 +310,9 @@ def _one_file(path: str, opts: _Options) -> None:
     if target is not None and path != "-" and os.path.abspath(target) == os.path.abspath(path):
         _error(f"{path}: input and output are the same file")
         raise _Failed
+    if target is not None and os.path.isdir(target):  # before the work, which the rename would lose
+        _error(f"{target}: Is a directory")
+        raise _Failed
     if target is not None and os.path.exists(target) and not opts.force:
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed

@@ -125,6 +125,31 @@ def test_a_link_to_a_pipe_is_read_without_force(tmp_path, runner):
     assert statesmix.decompress((tmp_path / "p.smx").read_bytes()) == data
 
 
+def test_an_output_name_taken_by_a_directory_is_reported_under_that_name(tmp_path, runner):
+    src = tmp_path / "report"
+    src.write_bytes(b"where would this go? " * 30)
+    (tmp_path / "report.smx").mkdir()
+    r = runner.invoke(main, ["compress", "-l", "1", "-f", str(src)])
+    assert r.exit_code == 1
+    assert f"{tmp_path / 'report.smx'}: Is a directory" in r.output and ".tmp" not in r.output
+    assert (tmp_path / "report.smx").is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["report", "report.smx"]
+
+
+def test_a_rename_that_fails_names_the_output_and_leaves_no_temporary_file(tmp_path):
+    from statesmix._files import write_atomically
+
+    target = tmp_path / "late.smx"
+
+    def write(out):  # a directory takes the name while the output is written
+        target.mkdir()
+        out.write(b"payload")
+
+    with pytest.raises(IsADirectoryError) as info:
+        write_atomically(str(target), write)
+    assert info.value.filename == str(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["late.smx"]
+
+
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
     # as xz and zstd do: a round trip gives the file back as it was, mode and times too
     src = tmp_path / "report.txt"
