@@ -16,9 +16,11 @@ a file that needs more than --memory-limit), 2 usage error, 130 Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import signal
 import stat
 import sys
 import time
@@ -268,6 +270,50 @@ def _interrupted() -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+class _Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived: it unwinds like Ctrl-C, so the output
+    being written is removed (_write_output) before the process goes."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, frame: Any) -> None:
+    raise _Signalled(signum)
+
+
+@contextlib.contextmanager
+def _termination_unwinds() -> Iterator[None]:
+    """As xz, gzip and zstd: `timeout`, kill or a closed terminal leaves no
+    partial output. A signal already ignored (SIGHUP under nohup) or
+    handled by the caller stays so; the handlers are put back after."""
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, _raise_signalled)
+                installed.append(signum)
+        except ValueError:  # not the main thread: leave the signal to whoever owns it
+            pass
+    try:
+        yield
+    finally:
+        for signum in installed:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+def _die_of(signum: int) -> None:
+    """Ends the process by the signal that asked it to end, so that its
+    parent sees why; worker threads may be inside a native call, so they
+    are not waited for (as _interrupted)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached: the signal's default action ends the process
+
+
 def _run_files(files: List[str], opts: _Options) -> None:
     if opts.output is not None and len(files) > 1:
         _error("-o/--output takes a single input file")
@@ -276,26 +322,29 @@ def _run_files(files: List[str], opts: _Options) -> None:
     if opts.dask:
         opts.client = _connect(opts.dask)
     try:
-        for path in files:
-            try:
-                _one_file(path, opts)
-            except _Failed:
-                failed = True
-            except StatesmixError as exc:
-                _error(f"{path}: {exc}")
-                failed = True
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:
-                    raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
-                _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
-                failed = True
-            except MemoryError:
-                # as xz does: one line, no output file (_write_output removed it), go on
-                hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
-                _error(f"{path}: out of memory{hint}")
-                failed = True
+        with _termination_unwinds():
+            for path in files:
+                try:
+                    _one_file(path, opts)
+                except _Failed:
+                    failed = True
+                except StatesmixError as exc:
+                    _error(f"{path}: {exc}")
+                    failed = True
+                except OSError as exc:
+                    if exc.errno == errno.EPIPE:
+                        raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
+                    _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
+                    failed = True
+                except MemoryError:
+                    # as xz does: one line, no output file (_write_output removed it), go on
+                    hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
+                    _error(f"{path}: out of memory{hint}")
+                    failed = True
     except KeyboardInterrupt:
         _interrupted()
+    except _Signalled as exc:
+        _die_of(exc.signum)
     finally:
         if opts.client is not None:
             opts.client.close()

@@ -2,6 +2,7 @@
 
 import io
 import os
+import random
 import signal
 import stat
 import subprocess
@@ -148,6 +149,39 @@ def test_a_rename_that_fails_names_the_output_and_leaves_no_temporary_file(tmp_p
         write_atomically(str(target), write)
     assert info.value.filename == str(target)
     assert [p.name for p in tmp_path.iterdir()] == ["late.smx"]
+
+
+def _signal_mid_compression(tmp_path, signum, preexec_fn=None):
+    src = tmp_path / "long.txt"
+    words = [b"state", b"space", b"model", b"token", b"learns", b"while", b"it", b"codes"]
+    rng = random.Random(7)
+    src.write_bytes(b" ".join(rng.choice(words) for _ in range(100_000)))  # about 10 s at level 1
+    proc = subprocess.Popen(CLI + ["compress", "-q", "-l", "1", str(src)], stderr=subprocess.PIPE,
+                            cwd=tmp_path, preexec_fn=preexec_fn)
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):  # the output is being written
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err, sorted(p.name for p in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_leaves_no_partial_output(tmp_path, signum):
+    # as xz, gzip and zstd: `timeout`, a closed terminal or kill must not leave a temporary file
+    code, err, names = _signal_mid_compression(tmp_path, signum)
+    assert code == -signum, err  # it still dies by the signal, as its parent expects
+    assert names == ["long.txt"]
+
+
+def test_an_ignored_hangup_stays_ignored(tmp_path):
+    # under nohup the work goes on when the terminal closes
+    code, err, names = _signal_mid_compression(
+        tmp_path, signal.SIGHUP, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert code == 0, err
+    assert names == ["long.txt", "long.txt.smx"]
 
 
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
