@@ -52,17 +52,35 @@ class OutputStream:
             raise type(exc)(exc.errno, exc.strerror or str(exc), self.name) from None
 
 
-def write_atomically(target: str, write: Callable[[OutputStream], None],
-                     like: Optional[os.stat_result] = None) -> None:
+def is_stream_target(path: str) -> bool:
+    """Whether path names a pipe or a device, which output is written into
+    rather than replaced by a file (as zstd -o /dev/null)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+def write_output(target: str, write: Callable[[OutputStream], None],
+                 like: Optional[os.stat_result] = None) -> None:
     """Runs write on a temporary file beside target, then renames it to
     target. On any error or interrupt the temporary file is removed and
-    target is left as it was.
+    target is left as it was. A pipe or a device is written into directly:
+    replaced by a file, -o /dev/null would take the system's null device
+    away, and there is no partial file to remove.
 
     like is the input's status when the input is a regular file: target
     then gets its permission bits, its owner and group where this process
     may set them, and its access and modification times. Without it,
     target gets the mode any new file gets (0666 less the umask), not the
     0600 of a temporary file."""
+    if is_stream_target(target):
+        with open(target, "wb") as f:
+            out = OutputStream(f, target)
+            write(out)
+            out.close()
+        return
     source = like if like is not None and stat.S_ISREG(like.st_mode) else None
     directory = os.path.dirname(os.path.abspath(target))
     try:

@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 import click
 
 from . import api
-from ._files import OutputStream, write_atomically
+from ._files import OutputStream, is_stream_target, write_output
 from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
@@ -194,7 +194,7 @@ def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None],
         data_fn(out)
         out.flush()
         return
-    write_atomically(target, data_fn, like)
+    write_output(target, data_fn, like)
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -362,7 +362,9 @@ def _one_file(path: str, opts: _Options) -> None:
     if target is not None and os.path.isdir(target):  # before the work, which the rename would lose
         _error(f"{target}: Is a directory")
         raise _Failed
-    if target is not None and os.path.exists(target) and not opts.force:
+    # a pipe or a character device (-o /dev/null) is written into, as zstd does; a disk only with -f
+    if (target is not None and os.path.exists(target) and not opts.force
+            and not (is_stream_target(target) and _device_kind(target) != "block device")):
         _error(f"{target} already exists; not overwritten (use -f to force)")
         raise _Failed
     # as xz and zstd skip one without -f: --rm would delete the link and
@@ -417,8 +419,10 @@ def _one_file(path: str, opts: _Options) -> None:
             _say(False, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
         else:
             _say(False, f"{name}: OK ({n_out} bytes)")
-    if opts.remove and path != "-" and mode != "test" and target is not None:
-        os.unlink(path)  # not when the output went to standard output: zstd and gzip keep the input with -c
+    # not when the output went to standard output (zstd and gzip keep the
+    # input with -c), nor into a pipe or a device: nothing there keeps it
+    if opts.remove and path != "-" and mode != "test" and target is not None and not is_stream_target(target):
+        os.unlink(path)
 
 
 def _memory_limit(ctx, param, value: Optional[int]) -> Optional[int]:

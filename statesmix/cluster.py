@@ -23,7 +23,7 @@ import os
 from typing import Any, Callable, Iterable, List, Optional
 
 from . import api
-from ._files import write_atomically
+from ._files import write_output
 from ._parallel import JobQueue
 from .errors import ArgumentValueError
 
@@ -103,7 +103,7 @@ def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level:
             f.write(c.compress(chunk))
         f.write(c.flush())
 
-    write_atomically(dst, write, like=os.stat(src))
+    write_output(dst, write, like=os.stat(src))
     return dst
 
 
@@ -120,7 +120,7 @@ def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
         for piece in decompress_chunks(client, _read(src), memory_limit=memory_limit):
             f.write(piece)
 
-    write_atomically(dst, write, like=os.stat(src))
+    write_output(dst, write, like=os.stat(src))
     return dst
 
 

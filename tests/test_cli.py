@@ -7,6 +7,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -137,7 +138,7 @@ def test_an_output_name_taken_by_a_directory_is_reported_under_that_name(tmp_pat
 
 
 def test_a_rename_that_fails_names_the_output_and_leaves_no_temporary_file(tmp_path):
-    from statesmix._files import write_atomically
+    from statesmix._files import write_output
 
     target = tmp_path / "late.smx"
 
@@ -146,7 +147,7 @@ def test_a_rename_that_fails_names_the_output_and_leaves_no_temporary_file(tmp_p
         out.write(b"payload")
 
     with pytest.raises(IsADirectoryError) as info:
-        write_atomically(str(target), write)
+        write_output(str(target), write)
     assert info.value.filename == str(target)
     assert [p.name for p in tmp_path.iterdir()] == ["late.smx"]
 
@@ -182,6 +183,36 @@ def test_an_ignored_hangup_stays_ignored(tmp_path):
         tmp_path, signal.SIGHUP, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     assert code == 0, err
     assert names == ["long.txt", "long.txt.smx"]
+
+
+def test_an_output_pipe_is_written_into_not_replaced(tmp_path, runner):
+    # as zstd -o: a pipe or a device (/dev/null) takes the stream; -f is not needed and no file replaces it
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"down the pipe " * 60)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    r = runner.invoke(main, ["compress", "-l", "1", "--rm", "-o", str(fifo), str(src)])
+    reader.join(timeout=60)
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert statesmix.decompress(got[0]) == src.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.fifo"]  # --rm kept it: the pipe keeps nothing
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
+def test_an_output_device_is_written_into_not_replaced(tmp_path, runner):
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"into the void " * 60)
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # a /dev/null of our own
+    for flags in ([], ["-f"], ["--rm"]):
+        r = runner.invoke(main, ["compress", "-l", "1", *flags, "-o", str(null), str(src)])
+        assert r.exit_code == 0, r.output
+        assert stat.S_ISCHR(os.lstat(null).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "null"]
 
 
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
