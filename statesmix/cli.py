@@ -564,13 +564,20 @@ def info(files):
                 text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
             else:
                 with open(path, "rb") as f:
-                    size = os.fstat(f.fileno()).st_size
+                    mode = os.fstat(f.fileno()).st_mode
+                    if stat.S_ISFIFO(mode):  # a pipe (/dev/stdin, <(...)) is read whole, as - is
+                        data = f.read()
+                        text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
+                    elif stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+                        size = f.seek(0, os.SEEK_END)  # a block device's size is not in its status
 
-                    def read_at(offset: int, n: int) -> bytes:
-                        f.seek(offset)
-                        return f.read(n)
+                        def read_at(offset: int, n: int) -> bytes:
+                            f.seek(offset)
+                            return f.read(n)
 
-                    text, problem = describe(read_at, size, name)
+                        text, problem = describe(read_at, size, name)
+                    else:  # a character device such as /dev/zero may never end
+                        raise StatesmixError(f"not a regular file but a {_device_kind(path) or 'special file'}")
             click.echo(text)
             if problem:  # what could be read is shown; the status says the file will not decode
                 _error(f"{path}: {problem}")

@@ -215,6 +215,21 @@ def test_an_output_device_is_written_into_not_replaced(tmp_path, runner):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "null"]
 
 
+def test_info_reads_a_pipe_whole_and_refuses_an_endless_device(tmp_path, runner):
+    packed = statesmix.compress(b"described through a pipe " * 20, level=1)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(packed))
+    writer.start()
+    r = runner.invoke(main, ["info", str(fifo)])
+    writer.join(timeout=60)
+    assert r.exit_code == 0, r.output
+    assert "original size    500 bytes" in r.output
+    r = runner.invoke(main, ["info", "/dev/zero"])  # read whole, it would never end
+    assert r.exit_code == 1
+    assert "not a regular file" in r.output
+
+
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
     # as xz and zstd do: a round trip gives the file back as it was, mode and times too
     src = tmp_path / "report.txt"
