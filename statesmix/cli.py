@@ -112,10 +112,19 @@ class _Progress:
             sys.stderr.flush()
 
 
+def _std_stream(which: str) -> BinaryIO:
+    """The binary side of sys.stdin or sys.stdout ("stdin", "stdout"). When
+    the shell closed it (<&-, >&-) Python has none: an error naming it."""
+    stream = getattr(sys, which)
+    if stream is None:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF), f"({which})")
+    return stream.buffer
+
+
 def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     """The input stream and its size when known (a regular file)."""
     if path == "-":
-        return sys.stdin.buffer, None
+        return _std_stream("stdin"), None
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -190,7 +199,7 @@ def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None],
     times of the input whose status is like (as xz and zstd do). Whether an
     existing target may be replaced is decided before (_one_file)."""
     if target is None:
-        out = OutputStream(sys.stdout.buffer, "(stdout)")
+        out = OutputStream(_std_stream("stdout"), "(stdout)")
         data_fn(out)
         out.flush()
         return
@@ -265,8 +274,9 @@ def _interrupted() -> None:
     """Ctrl-C: the partial output is already removed; worker threads may be
     inside a native call, so leave without waiting for them."""
     _error("interrupted")
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # closed, or never there
+            stream.flush()
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -307,7 +317,7 @@ def _die_of(signum: int) -> None:
     """Ends the process by the signal that asked it to end, so that its
     parent sees why; worker threads may be inside a native call, so they
     are not waited for (as _interrupted)."""
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # closed, or never there
         sys.stderr.flush()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
@@ -402,11 +412,11 @@ def _one_file(path: str, opts: _Options) -> None:
         if mode == "test":
             work(None)
         else:
-            like = os.fstat(src.fileno()) if src is not sys.stdin.buffer else None
+            like = os.fstat(src.fileno()) if path != "-" else None
             _write_output(target, work, like=like)
     finally:
         bar.close()
-        if src is not sys.stdin.buffer:
+        if path != "-":
             src.close()
     elapsed = time.monotonic() - start
     if opts.verbose and not opts.quiet:
@@ -560,7 +570,7 @@ def info(files):
         name = path if path != "-" else "(stdin)"
         try:
             if path == "-":
-                data = sys.stdin.buffer.read()
+                data = _std_stream("stdin").read()
                 text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
             else:
                 with open(path, "rb") as f:
@@ -583,7 +593,7 @@ def info(files):
                 _error(f"{path}: {problem}")
                 failed = True
         except OSError as exc:
-            _error(f"{path}: {exc.strerror or exc}")
+            _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
             failed = True
         except StatesmixError as exc:
             _error(f"{path}: {exc}")

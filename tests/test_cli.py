@@ -230,6 +230,19 @@ def test_info_reads_a_pipe_whole_and_refuses_an_endless_device(tmp_path, runner)
     assert "not a regular file" in r.output
 
 
+@pytest.mark.parametrize("fd, args, name", [(0, ["decompress", "-c"], "(stdin)"),
+                                             (1, ["compress", "-l", "1", "-c", "a.txt"], "(stdout)"),
+                                             (0, ["info", "-"], "(stdin)")])
+def test_a_closed_standard_stream_is_an_error_not_a_traceback(tmp_path, fd, args, name):
+    # `statesmix ... <&-` or `>&-`: Python then has no sys.stdin or sys.stdout at all
+    (tmp_path / "a.txt").write_bytes(b"somewhere to go " * 10)
+    proc = subprocess.run(CLI + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=lambda: os.close(fd), timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"{name}: Bad file descriptor" in err and "Traceback" not in err
+
+
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
     # as xz and zstd do: a round trip gives the file back as it was, mode and times too
     src = tmp_path / "report.txt"
