@@ -369,6 +369,13 @@ def _one_file(path: str, opts: _Options) -> None:
     if target is not None and path != "-" and os.path.abspath(target) == os.path.abspath(path):
         _error(f"{path}: input and output are the same file")
         raise _Failed
+    if target is not None:  # a name the file system cannot hold is found only at the rename, after the work
+        try:
+            os.lstat(target)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                _error(f"{target}: {exc.strerror}")
+                raise _Failed from None
     if target is not None and os.path.isdir(target):  # before the work, which the rename would lose
         _error(f"{target}: Is a directory")
         raise _Failed

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import statesmix
 from statesmix._files import OutputStream
+from statesmix import cli
 from statesmix.cli import main
 
 CLI = [sys.executable, "-m", "statesmix.cli"]
@@ -241,6 +242,21 @@ def test_a_closed_standard_stream_is_an_error_not_a_traceback(tmp_path, fd, args
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert f"{name}: Bad file descriptor" in err and "Traceback" not in err
+
+
+def test_an_output_name_too_long_is_refused_before_the_work(tmp_path, runner, monkeypatch):
+    # the name is only tried at the rename, after the whole input is compressed: say so at once
+    src = tmp_path / ("n" * 253)  # fits; with .smx it does not (NAME_MAX 255)
+    src.write_bytes(b"short content, long name " * 10)
+
+    def never(*args, **kwargs):
+        raise AssertionError("compressed before the output's name was checked")
+
+    monkeypatch.setattr(cli, "_compress_stream", never)
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 1
+    assert "File name too long" in r.output
+    assert [p.name for p in tmp_path.iterdir()] == [src.name]
 
 
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
