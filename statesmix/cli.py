@@ -152,6 +152,21 @@ def _device_kind(path: str) -> Optional[str]:
     return "socket" if stat.S_ISSOCK(mode) else None
 
 
+def _names_a_terminal(path: str) -> bool:
+    """Whether path is a terminal (-o /dev/tty, a /dev/pts/N), which the
+    terminal checks treat as they treat standard streams."""
+    if _device_kind(path) != "character device":
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # opening it for the work reports why
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
 def _compress_stream(src: BinaryIO, dst: BinaryIO, comp: api.Compressor) -> Tuple[int, int]:
     """Compresses src into dst block by block; returns (bytes in, bytes out).
     Memory holds the blocks in flight, whatever the input's size."""
@@ -397,10 +412,12 @@ def _one_file(path: str, opts: _Options) -> None:
         raise _Failed
     # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
     # keyboard cannot type them
-    if mode == "compress" and to_stdout and not opts.force and _is_terminal(sys.stdout):
+    if mode == "compress" and not opts.force and (
+            _is_terminal(sys.stdout) if to_stdout else target is not None and _names_a_terminal(target)):
         _error("compressed data not written to a terminal (use -f to force)")
         raise _Failed
-    if mode != "compress" and path == "-" and not opts.force and _is_terminal(sys.stdin):
+    if mode != "compress" and not opts.force and (
+            _is_terminal(sys.stdin) if path == "-" else _names_a_terminal(path)):
         _error("compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else ""))
         raise _Failed
     src, size = _open_input(path)

@@ -316,6 +316,23 @@ def test_output_in_another_group_shares_only_what_the_input_shared(tmp_path, run
     assert stat.S_IMODE(st.st_mode) == 0o744
 
 
+def test_a_terminal_named_as_a_file_is_refused_as_standard_streams_are(tmp_path, runner):
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    try:
+        tty = os.ttyname(slave)
+        src = tmp_path / "f.txt"
+        src.write_bytes(b"not for the screen " * 20)
+        r = runner.invoke(main, ["compress", "-l", "1", "-o", tty, str(src)])
+        assert r.exit_code == 1 and "not written to a terminal" in r.output
+        os.write(master, b"\x04")  # were it read, the terminal would end its input at once
+        r = runner.invoke(main, ["decompress", "-c", tty])
+        assert r.exit_code == 1 and "not read from a terminal" in r.output
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
 def _on_a_terminal(args, cwd, data=b"", terminal="stdout"):
     """Runs the CLI with stdout or stdin on a pseudo-terminal; returns (exit
     status, stderr, bytes that reached the terminal)."""
