@@ -152,6 +152,22 @@ def _device_kind(path: str) -> Optional[str]:
     return "socket" if stat.S_ISSOCK(mode) else None
 
 
+def _why_not_removable(path: str) -> Optional[str]:
+    """Why --rm should not delete path, as xz and gzip judge it: one name
+    of a file with others frees nothing, and the output never carries
+    setuid, setgid or sticky bits (_files.py), so the round trip would
+    lose them."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # opening it reports why
+    if st.st_nlink > 1:
+        return f"has {st.st_nlink - 1} other hard link{'s' if st.st_nlink > 2 else ''}"
+    if st.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+        return "is setuid, setgid or sticky"
+    return None
+
+
 def _names_a_terminal(path: str) -> bool:
     """Whether path is a terminal (-o /dev/tty, a /dev/pts/N), which the
     terminal checks treat as they treat standard streams."""
@@ -420,6 +436,11 @@ def _one_file(path: str, opts: _Options) -> None:
             _is_terminal(sys.stdin) if path == "-" else _names_a_terminal(path)):
         _error("compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else ""))
         raise _Failed
+    if opts.remove and not opts.force and target is not None and path != "-" and not is_stream_target(target):
+        reason = _why_not_removable(path)
+        if reason:
+            _error(f"{path}: {reason}; left alone with --rm (use -f to force)")
+            raise _Failed
     src, size = _open_input(path)
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
     bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show, size)

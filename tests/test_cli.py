@@ -261,6 +261,26 @@ def test_an_output_name_too_long_is_refused_before_the_work(tmp_path, runner, mo
     assert [p.name for p in tmp_path.iterdir()] == [src.name]
 
 
+def test_rm_leaves_a_hard_linked_or_setuid_input_alone_without_force(tmp_path, runner):
+    # as xz and gzip: deleting one name of a linked file frees nothing, and
+    # the output never carries setuid, setgid or sticky bits, so --rm would lose them
+    linked = tmp_path / "linked.txt"
+    linked.write_bytes(b"two names, one file " * 20)
+    os.link(linked, tmp_path / "other_name.txt")
+    special = tmp_path / "tool"
+    special.write_bytes(b"#!/bin/sh\necho hi\n" * 10)
+    os.chmod(special, 0o4755)
+    for path in (linked, special):
+        r = runner.invoke(main, ["compress", "-l", "1", "--rm", str(path)])
+        assert r.exit_code == 1 and "-f" in r.output, r.output
+        assert path.exists() and not (tmp_path / (path.name + ".smx")).exists()
+        r = runner.invoke(main, ["compress", "-l", "1", str(path)])  # kept anyway: nothing to protect
+        assert r.exit_code == 0, r.output
+        (tmp_path / (path.name + ".smx")).unlink()
+        r = runner.invoke(main, ["compress", "-l", "1", "--rm", "-f", str(path)])
+        assert r.exit_code == 0 and not path.exists(), r.output
+
+
 def test_output_takes_the_inputs_permissions_and_times(tmp_path, runner):
     # as xz and zstd do: a round trip gives the file back as it was, mode and times too
     src = tmp_path / "report.txt"
