@@ -393,54 +393,61 @@ def _run_files(files: List[str], opts: _Options) -> None:
         sys.exit(EXIT_DATA)
 
 
+def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) -> Optional[str]:
+    """Why path should not be worked on as asked, as xz and zstd would judge
+    it, before any work is done; None if nothing stands in the way. target
+    is the output file, None for standard output or test."""
+    force, mode = opts.force, opts.mode
+    named_input = path != "-"
+    # the output
+    if target is not None:
+        if named_input and os.path.abspath(target) == os.path.abspath(path):
+            return f"{path}: input and output are the same file"
+        try:  # a name the file system cannot hold is found only at the rename, after the work
+            os.lstat(target)
+        except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:
+                return f"{target}: {exc.strerror}"
+        if os.path.isdir(target):
+            return f"{target}: Is a directory"
+        # a pipe or a character device (-o /dev/null) is written into, as zstd does; a disk only with -f
+        if os.path.exists(target) and not force and not (
+                is_stream_target(target) and _device_kind(target) != "block device"):
+            return f"{target} already exists; not overwritten (use -f to force)"
+    # the input, read into an output file: as xz and zstd skip a link without
+    # -f (--rm would delete the link and leave its file, and the round trip
+    # would give back a copy, not a link); a link to a pipe (process
+    # substitution's /dev/fd/N) is read
+    if target is not None and named_input:
+        if not force and os.path.islink(path) and os.path.isfile(path):
+            return f"{path}: is a symbolic link; skipped (use -f to read through it)"
+        device = _device_kind(path)
+        if device is not None and not (device == "block device" and force):
+            hint = "use -f or -c to read it" if device == "block device" else "-c reads it to standard output"
+            return f"{path}: not a regular file but a {device}; skipped ({hint})"
+    # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
+    # keyboard cannot type them
+    if not force and mode == "compress" and (
+            _is_terminal(sys.stdout) if to_stdout else target is not None and _names_a_terminal(target)):
+        return "compressed data not written to a terminal (use -f to force)"
+    if not force and mode != "compress" and (
+            _is_terminal(sys.stdin) if not named_input else _names_a_terminal(path)):
+        return "compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else "")
+    if opts.remove and not force and target is not None and named_input and not is_stream_target(target):
+        reason = _why_not_removable(path)
+        if reason:
+            return f"{path}: {reason}; left alone with --rm (use -f to force)"
+    return None
+
+
 def _one_file(path: str, opts: _Options) -> None:
     mode = opts.mode
     to_stdout = opts.stdout or (path == "-" and opts.output is None) or opts.output == "-"
     target = None if to_stdout or mode == "test" else (opts.output or _output_name(path, mode))
-    if target is not None and path != "-" and os.path.abspath(target) == os.path.abspath(path):
-        _error(f"{path}: input and output are the same file")
+    refusal = _refusal(path, target, to_stdout, opts)
+    if refusal is not None:
+        _error(refusal)
         raise _Failed
-    if target is not None:  # a name the file system cannot hold is found only at the rename, after the work
-        try:
-            os.lstat(target)
-        except OSError as exc:
-            if exc.errno == errno.ENAMETOOLONG:
-                _error(f"{target}: {exc.strerror}")
-                raise _Failed from None
-    if target is not None and os.path.isdir(target):  # before the work, which the rename would lose
-        _error(f"{target}: Is a directory")
-        raise _Failed
-    # a pipe or a character device (-o /dev/null) is written into, as zstd does; a disk only with -f
-    if (target is not None and os.path.exists(target) and not opts.force
-            and not (is_stream_target(target) and _device_kind(target) != "block device")):
-        _error(f"{target} already exists; not overwritten (use -f to force)")
-        raise _Failed
-    # as xz and zstd skip one without -f: --rm would delete the link and
-    # leave its file, and the round trip would give back a copy, not a link.
-    # A link to a pipe or a device (process substitution's /dev/fd/N) is read.
-    if target is not None and path != "-" and not opts.force and os.path.islink(path) and os.path.isfile(path):
-        _error(f"{path}: is a symbolic link; skipped (use -f to read through it)")
-        raise _Failed
-    device = _device_kind(path) if target is not None and path != "-" else None
-    if device is not None and not (device == "block device" and opts.force):
-        hint = "use -f or -c to read it" if device == "block device" else "-c reads it to standard output"
-        _error(f"{path}: not a regular file but a {device}; skipped ({hint})")
-        raise _Failed
-    # as xz, gzip and zstd: compressed bytes are no use on a screen, and a
-    # keyboard cannot type them
-    if mode == "compress" and not opts.force and (
-            _is_terminal(sys.stdout) if to_stdout else target is not None and _names_a_terminal(target)):
-        _error("compressed data not written to a terminal (use -f to force)")
-        raise _Failed
-    if mode != "compress" and not opts.force and (
-            _is_terminal(sys.stdin) if path == "-" else _names_a_terminal(path)):
-        _error("compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else ""))
-        raise _Failed
-    if opts.remove and not opts.force and target is not None and path != "-" and not is_stream_target(target):
-        reason = _why_not_removable(path)
-        if reason:
-            _error(f"{path}: {reason}; left alone with --rm (use -f to force)")
-            raise _Failed
     src, size = _open_input(path)
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
     bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show, size)
