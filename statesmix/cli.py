@@ -7,11 +7,15 @@
     statesmix bench                 runs the benchmark (bench/README.md)
 
 ``-`` or no FILE means stdin/stdout. Output is written to a temporary file
-beside the target and renamed into place only on success, so an error or
-Ctrl-C never leaves a partial file. The coding runs on worker threads and
-this thread only waits, so Ctrl-C stops the command within a second, also
-inside a long frame. Exit status: 0 success, 1 data error (corrupt input,
-a file that needs more than --memory-limit), 2 usage error, 130 Ctrl-C.
+beside the target and renamed into place only on success, so an error,
+Ctrl-C, SIGTERM or SIGHUP never leaves a partial file (a pipe or a device
+named as the output is written into instead). The coding runs on worker
+threads and this thread only waits, so a signal stops the command within
+a second, also inside a long frame. What is refused before any work, as
+xz and zstd refuse it, is in _refusal. Exit status: 0 success, 1 data
+error (corrupt input, a file that needs more than --memory-limit, a file
+refused), 2 usage error, 130 Ctrl-C; SIGTERM and SIGHUP end the process
+by the signal.
 """
 
 from __future__ import annotations
@@ -228,7 +232,7 @@ def _write_output(target: Optional[str], data_fn: Callable[[BinaryIO], None],
     """Writes through data_fn into target (None = stdout); a file appears
     only when data_fn has finished without error, with the permissions and
     times of the input whose status is like (as xz and zstd do). Whether an
-    existing target may be replaced is decided before (_one_file)."""
+    existing target may be replaced is decided before (_refusal)."""
     if target is None:
         out = OutputStream(_std_stream("stdout"), "(stdout)")
         data_fn(out)
@@ -507,8 +511,10 @@ _common = [
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
     click.option("-f", "--force", is_flag=True,
                  help="Overwrite existing output files; let compressed data go to or come from a terminal; "
-                      "read a symbolic link's file or a block device into an output file."),
-    click.option("--rm", "remove", is_flag=True, help="Delete the input after success (not with -c)."),
+                      "read a symbolic link's file or a block device into an output file; "
+                      "with --rm, delete an input that has other hard links or setuid, setgid or sticky bits."),
+    click.option("--rm", "remove", is_flag=True,
+                 help="Delete the input after success (not with -c, nor when the output is a pipe or a device)."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and times."),
