@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import tempfile
 from typing import BinaryIO, Callable, Iterator, Optional
@@ -52,23 +53,37 @@ class OutputStream:
             raise type(exc)(exc.errno, exc.strerror or str(exc), self.name) from None
 
 
+# The name of one of a process's open files: /dev/fd/3, /proc/self/fd/1.
+_OPEN_FILE_NAME = re.compile(r"/(proc/(self|[0-9]+)|dev)/fd/[0-9]+")
+
+
 def is_stream_target(path: str) -> bool:
-    """Whether path names a pipe or a device, which output is written into
-    rather than replaced by a file (as zstd -o /dev/null)."""
+    """Whether output to path is written into what is there rather than
+    replace it with a new file: a pipe or a device (as zstd -o /dev/null),
+    or a name that stands for an open file (-o /dev/stdout, /dev/fd/N, a
+    link to /proc/self/fd/N), which a rename would replace, in /dev for
+    everyone, while the file it stood for got nothing."""
+    absolute = os.path.abspath(path)
     try:
-        mode = os.stat(path).st_mode
+        mode = os.stat(absolute).st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or _OPEN_FILE_NAME.fullmatch(absolute):
+        return True
+    try:  # /dev/stdout -> /proc/self/fd/1
+        return _OPEN_FILE_NAME.fullmatch(os.readlink(absolute)) is not None
+    except OSError:  # not a link
+        return False
 
 
 def write_output(target: str, write: Callable[[OutputStream], None],
                  like: Optional[os.stat_result] = None) -> None:
     """Runs write on a temporary file beside target, then renames it to
     target. On any error or interrupt the temporary file is removed and
-    target is left as it was. A pipe or a device is written into directly:
-    replaced by a file, -o /dev/null would take the system's null device
-    away, and there is no partial file to remove.
+    target is left as it was. A pipe, a device or a name for an open file
+    (is_stream_target) is written into directly: replaced by a file, -o
+    /dev/null would take the system's null device away, and there is no
+    partial file to remove.
 
     like is the input's status when the input is a regular file: target
     then gets its permission bits, its owner and group where this process

@@ -205,6 +205,22 @@ def test_an_output_pipe_is_written_into_not_replaced(tmp_path, runner):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.fifo"]  # --rm kept it: the pipe keeps nothing
 
 
+def test_an_output_name_for_an_open_file_is_written_through(tmp_path):
+    # -o /dev/stdout with standard output on a file: /dev/stdout is a link to
+    # /proc/self/fd/1, and renaming a file over it would replace the link in
+    # /dev for everyone. A link of the same kind here stands in for it.
+    src = tmp_path / "in.txt"
+    src.write_bytes(b"through the descriptor " * 40)
+    link = tmp_path / "fd1"
+    link.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "got.smx", "wb") as out:
+        proc = subprocess.run(CLI + ["compress", "-l", "1", "-f", "-o", str(link), str(src)], stdout=out,
+                              stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert statesmix.decompress((tmp_path / "got.smx").read_bytes()) == src.read_bytes()
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
 def test_an_output_device_is_written_into_not_replaced(tmp_path, runner):
     src = tmp_path / "in.txt"
