@@ -423,7 +423,7 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     # would give back a copy, not a link); a link to a pipe (process
     # substitution's /dev/fd/N) is read
     if target is not None and named_input:
-        if not force and os.path.islink(path) and os.path.isfile(path):
+        if not force and os.path.islink(path) and os.path.isfile(path) and not is_stream_target(path):
             return f"{path}: is a symbolic link; skipped (use -f to read through it)"
         device = _device_kind(path)
         if device is not None and not (device == "block device" and force):
@@ -486,8 +486,11 @@ def _one_file(path: str, opts: _Options) -> None:
         else:
             _say(False, f"{name}: OK ({n_out} bytes)")
     # not when the output went to standard output (zstd and gzip keep the
-    # input with -c), nor into a pipe or a device: nothing there keeps it
-    if opts.remove and path != "-" and mode != "test" and target is not None and not is_stream_target(target):
+    # input with -c), nor into a pipe or a device: nothing there keeps it;
+    # and, as zstd, only a regular file, never a pipe, a device node or a
+    # name for an open file such as /dev/stdin
+    if (opts.remove and path != "-" and mode != "test" and target is not None and not is_stream_target(target)
+            and os.path.isfile(path) and not is_stream_target(path)):
         os.unlink(path)
 
 

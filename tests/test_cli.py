@@ -221,6 +221,24 @@ def test_an_output_name_for_an_open_file_is_written_through(tmp_path):
     assert statesmix.decompress((tmp_path / "got.smx").read_bytes()) == src.read_bytes()
 
 
+def test_an_input_name_for_an_open_file_is_read_and_never_removed(tmp_path):
+    # compress --rm -f /dev/stdin would have deleted the /dev/stdin link; a
+    # link of the same kind here stands in for it. As zstd, --rm removes
+    # regular files only.
+    data = b"from the descriptor " * 40
+    (tmp_path / "in.txt").write_bytes(data)
+    link = tmp_path / "fd0"
+    link.symlink_to("/proc/self/fd/0")
+    for flags in ([], ["-f"]):
+        with open(tmp_path / "in.txt", "rb") as stdin:
+            proc = subprocess.run(CLI + ["compress", "-l", "1", "--rm", *flags, "-o", "out.smx", str(link)],
+                                  stdin=stdin, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert link.is_symlink() and (tmp_path / "in.txt").read_bytes() == data
+        assert statesmix.decompress((tmp_path / "out.smx").read_bytes()) == data
+        (tmp_path / "out.smx").unlink()
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
 def test_an_output_device_is_written_into_not_replaced(tmp_path, runner):
     src = tmp_path / "in.txt"
