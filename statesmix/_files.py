@@ -13,6 +13,11 @@ import tempfile
 from typing import BinaryIO, Callable, Iterator, Optional
 
 
+def _error_about(exc: OSError, name: str) -> OSError:
+    """exc again, of the same type, with name as the file it is about."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), name)
+
+
 class OutputStream:
     """A binary stream that writes every byte or raises, and names its
     file in the errors it raises (the disk full, the reader gone).
@@ -50,7 +55,7 @@ class OutputStream:
         except OSError as exc:
             if exc.filename is not None:
                 raise
-            raise type(exc)(exc.errno, exc.strerror or str(exc), self.name) from None
+            raise _error_about(exc, self.name) from None
 
 
 # The name of one of a process's open files: /dev/fd/3, /proc/self/fd/1.
@@ -101,7 +106,7 @@ def write_output(target: str, write: Callable[[OutputStream], None],
     try:
         fd, tmp = tempfile.mkstemp(prefix=".statesmix-", suffix=".tmp", dir=directory)
     except OSError as exc:  # a directory not writable, read-only, full: name the file asked for
-        raise type(exc)(exc.errno, exc.strerror or str(exc), target) from None
+        raise _error_about(exc, target) from None
     f = os.fdopen(fd, "wb")
     try:
         out = OutputStream(f, target)
@@ -118,7 +123,7 @@ def write_output(target: str, write: Callable[[OutputStream], None],
         try:
             os.replace(tmp, target)
         except OSError as exc:  # a directory put in its place meanwhile: name the file asked for
-            raise type(exc)(exc.errno, exc.strerror or str(exc), target) from None
+            raise _error_about(exc, target) from None
     except BaseException:
         # what could not be written cannot be flushed on closing either:
         # the first error is the one to report
