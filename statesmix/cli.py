@@ -125,6 +125,12 @@ def _std_stream(which: str) -> BinaryIO:
     return stream.buffer
 
 
+def _os_error_line(exc: OSError, path: str) -> str:
+    """The one line an OSError while working on path prints: the file it
+    names (an output, standard output), else path, and why."""
+    return f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}"
+
+
 def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     """The input stream and its size when known (a regular file)."""
     if path == "-":
@@ -132,7 +138,7 @@ def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     try:
         f = open(path, "rb")
     except OSError as exc:
-        _error(f"{path}: {exc.strerror or exc}")
+        _error(_os_error_line(exc, path))
         raise _Failed from None
     try:
         size = os.fstat(f.fileno()).st_size if os.path.isfile(path) else None
@@ -379,7 +385,7 @@ def _run_files(files: List[str], opts: _Options) -> None:
                 except OSError as exc:
                     if exc.errno == errno.EPIPE:
                         raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
-                    _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
+                    _error(_os_error_line(exc, path))
                     failed = True
                 except MemoryError:
                     # as xz does: one line, no output file (_write_output removed it), go on
@@ -624,21 +630,19 @@ def info(files):
 
     A truncated file, or one whose index disagrees with its blocks, is
     described as far as it goes and exits with status 1, as test does."""
-    from .info import describe
+    from .info import describe, describe_bytes
 
     failed = False
     for path in list(files) or ["-"]:
         name = path if path != "-" else "(stdin)"
         try:
             if path == "-":
-                data = _std_stream("stdin").read()
-                text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
+                text, problem = describe_bytes(_std_stream("stdin").read(), name)
             else:
                 with open(path, "rb") as f:
                     mode = os.fstat(f.fileno()).st_mode
                     if stat.S_ISFIFO(mode):  # a pipe (/dev/stdin, <(...)) is read whole, as - is
-                        data = f.read()
-                        text, problem = describe(lambda o, n: data[o : o + n], len(data), name)
+                        text, problem = describe_bytes(f.read(), name)
                     elif stat.S_ISREG(mode) or stat.S_ISBLK(mode):
                         size = f.seek(0, os.SEEK_END)  # a block device's size is not in its status
 
@@ -654,7 +658,7 @@ def info(files):
                 _error(f"{path}: {problem}")
                 failed = True
         except OSError as exc:
-            _error(f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}")
+            _error(_os_error_line(exc, path))
             failed = True
         except StatesmixError as exc:
             _error(f"{path}: {exc}")

@@ -220,3 +220,8 @@ def describe(read_at: ReadAt, size: int, name: str) -> Tuple[str, Optional[str]]
         text = "\n".join(describe_stream(s, f"{name} (stream {i + 1} of {len(streams)}, at {s.start})")
                          for i, s in enumerate(streams))
     return text, next((p for p in (s.problem() for s in streams) if p), None)
+
+
+def describe_bytes(data: bytes, name: str) -> Tuple[str, Optional[str]]:
+    """describe() of a file held in memory (standard input, a pipe)."""
+    return describe(lambda offset, n: data[offset : offset + n], len(data), name)
