@@ -443,7 +443,7 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     if not force and mode != "compress" and (
             _is_terminal(sys.stdin) if not named_input else _names_a_terminal(path)):
         return "compressed data not read from a terminal" + (" (use -f to force)" if mode != "test" else "")
-    if opts.remove and not force and target is not None and named_input and not is_stream_target(target):
+    if not force and _removes_input(path, target, opts):
         reason = _why_not_removable(path)
         if reason:
             return f"{path}: {reason}; left alone with --rm (use -f to force)"
@@ -491,13 +491,19 @@ def _one_file(path: str, opts: _Options) -> None:
             _say(False, f"{name}: {n_in} -> {n_out} bytes, {elapsed:.1f}s")
         else:
             _say(False, f"{name}: OK ({n_out} bytes)")
-    # not when the output went to standard output (zstd and gzip keep the
-    # input with -c), nor into a pipe or a device: nothing there keeps it;
-    # and, as zstd, only a regular file, never a pipe, a device node or a
-    # name for an open file such as /dev/stdin
-    if (opts.remove and path != "-" and mode != "test" and target is not None and not is_stream_target(target)
-            and os.path.isfile(path) and not is_stream_target(path)):
+    if _removes_input(path, target, opts):
         os.unlink(path)
+
+
+def _removes_input(path: str, target: Optional[str], opts: _Options) -> bool:
+    """Whether --rm deletes path once its output is written; _refusal asks
+    the same, so that it protects only what would be deleted. Not when the
+    output goes to standard output (zstd and gzip keep the input with -c),
+    nor into a pipe or a device: nothing there keeps it; and, as zstd, only
+    a regular file, never a pipe, a device node or a name for an open file
+    such as /dev/stdin."""
+    return (opts.remove and path != "-" and opts.mode != "test" and target is not None
+            and not is_stream_target(target) and os.path.isfile(path) and not is_stream_target(path))
 
 
 def _memory_limit(ctx, param, value: Optional[int]) -> Optional[int]:

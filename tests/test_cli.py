@@ -239,6 +239,23 @@ def test_an_input_name_for_an_open_file_is_read_and_never_removed(tmp_path):
         (tmp_path / "out.smx").unlink()
 
 
+def test_rm_protects_only_an_input_it_would_delete(tmp_path):
+    # --rm leaves a hard-linked input alone without -f (xz, gzip), but a name
+    # for an open file is never deleted, so reading one whose file has other
+    # links is no reason to refuse
+    data = b"one of two names " * 40
+    (tmp_path / "in.txt").write_bytes(data)
+    os.link(tmp_path / "in.txt", tmp_path / "other_name.txt")
+    link = tmp_path / "fd0"
+    link.symlink_to("/proc/self/fd/0")
+    with open(tmp_path / "in.txt", "rb") as stdin:
+        proc = subprocess.run(CLI + ["compress", "-l", "1", "--rm", "-o", "out.smx", str(link)],
+                              stdin=stdin, stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert link.is_symlink() and (tmp_path / "in.txt").read_bytes() == data
+    assert statesmix.decompress((tmp_path / "out.smx").read_bytes()) == data
+
+
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="mknod needs root")
 def test_an_output_device_is_written_into_not_replaced(tmp_path, runner):
     src = tmp_path / "in.txt"
