@@ -36,6 +36,7 @@ from .container import (
     stream_header_bytes,
 )
 from .errors import (
+    ArgumentBufferError,
     ArgumentTypeError,
     ArgumentValueError,
     EndOfStreamError,
@@ -103,10 +104,14 @@ def check_progress(progress) -> Optional[ProgressFn]:
 
 
 def _as_view(data) -> memoryview:
+    """data as a flat view of bytes; refused, before any use, if it is not
+    bytes-like or not contiguous (so a call that raises consumed nothing)."""
     try:
         view = memoryview(data)
     except TypeError:
         raise ArgumentTypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
+    if not view.c_contiguous:
+        raise ArgumentBufferError("memoryview: underlying buffer is not C-contiguous")
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view
 
 

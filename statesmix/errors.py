@@ -10,6 +10,8 @@ class                  raised for                               also a
 ArgumentTypeError      an argument of the wrong type            TypeError
 ArgumentValueError     an argument with an invalid value, a     ValueError
                        compressor used after flush()
+ArgumentBufferError    a bytes-like argument that is not        BufferError
+                       contiguous (a strided view)
 TruncatedError         compressed data that ends too soon       EOFError
 EndOfStreamError       Decompressor.decompress() after the end  EOFError
 MemoryLimitError       a file that needs more memory than the   (only StatesmixError)
@@ -37,6 +39,11 @@ class ArgumentTypeError(StatesmixError, TypeError):
 class ArgumentValueError(StatesmixError, ValueError):
     """An argument has an invalid value, or an object is used in a state
     that does not allow the call (a Compressor after flush())."""
+
+
+class ArgumentBufferError(StatesmixError, BufferError):
+    """A bytes-like argument whose memory is not one contiguous run (a
+    strided memoryview, a numpy slice a[::2]), as lzma refuses it."""
 
 
 class TruncatedError(StatesmixError, EOFError):

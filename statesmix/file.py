@@ -22,6 +22,7 @@ from typing import BinaryIO, List, Optional, Union
 from .api import (
     Compressor,
     Decompressor,
+    _as_view,
     check_block_size,
     check_level,
     check_memory_limit,
@@ -334,7 +335,7 @@ class StatesmixFile(io.BufferedIOBase):
     # -- writing ---------------------------------------------------------------
     def write(self, data) -> int:
         self._check("wb")
-        view = memoryview(data)
+        view = _as_view(data)
         self._fp.write(self._compressor.compress(view))
         self._written += view.nbytes
         return view.nbytes

@@ -190,6 +190,32 @@ def test_decompressor_bad_args_do_not_swallow_data(be, packed):
     assert d.decompress(packed) == INPUT  # nothing was consumed by the failed calls
 
 
+def test_non_contiguous_buffers_are_refused_and_nothing_is_lost(be, packed):
+    # a strided view (a numpy slice a[::2] is one) is not a bytes-like
+    # argument; refusing it leaves the compressor, decompressor or file usable
+    strided = memoryview(b"abcdefgh")[::2]
+    with pytest.raises(BufferError):
+        be.compress(strided)
+    with pytest.raises(BufferError):
+        be.module.decompress(memoryview(packed + packed)[::2])
+    d = be.Decompressor()
+    with pytest.raises(BufferError):
+        d.decompress(memoryview(packed + packed)[::2])
+    assert d.decompress(packed) == INPUT
+    c = be.Compressor()
+    head = c.compress(INPUT)
+    with pytest.raises(BufferError):
+        c.compress(strided)
+    assert be.module.decompress(head + c.compress(b"tail") + c.flush()) == INPUT + b"tail"
+    with io.BytesIO() as dst:
+        with be.file(dst, "w") as f:
+            f.write(INPUT)
+            with pytest.raises(BufferError):
+                f.write(strided)
+            f.write(b"tail")
+        assert be.module.decompress(dst.getvalue()) == INPUT + b"tail"
+
+
 def test_decompressor_bad_input(be):
     with pytest.raises(be.Error):
         be.Decompressor().decompress(b"this is not compressed data at all" * 10)
