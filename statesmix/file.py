@@ -14,7 +14,6 @@ has not created, truncated or read anything.
 from __future__ import annotations
 
 import builtins
-import codecs
 import io
 import os
 from typing import BinaryIO, List, Optional, Union
@@ -357,7 +356,10 @@ def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
         if encoding is not None:
             if not isinstance(encoding, str):
                 raise ArgumentTypeError(f"encoding must be a string, not {type(encoding).__name__}")
-            codecs.lookup(encoding)  # LookupError, as io.TextIOWrapper raises (but before the file is opened)
+            # LookupError, as the file's io.TextIOWrapper would raise, but before
+            # the file is opened: also for a codec that is not a text encoding
+            # ("hex", "rot13"), which codecs.lookup accepts
+            io.TextIOWrapper(io.BytesIO(), encoding).detach()
         if errors is not None and not isinstance(errors, str):
             raise ArgumentTypeError(f"errors must be a string, not {type(errors).__name__}")
         if newline is not None and not isinstance(newline, str):

@@ -26,6 +26,8 @@ BAD_WRITE = [
 ]
 BAD_TEXT = [
     (dict(encoding="no-such-codec"), LookupError),
+    (dict(encoding="hex"), LookupError),  # a codec, but not a text encoding
+    (dict(encoding="rot13"), LookupError),
     (dict(encoding=5), TypeError),
     (dict(errors=5), TypeError),
     (dict(newline="x"), ValueError),
