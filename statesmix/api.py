@@ -67,12 +67,16 @@ def check_level(level) -> int:
     return level
 
 
+# the native engine takes a C int
+MAX_THREADS = (1 << 31) - 1
+
+
 def check_threads(threads) -> int:
     """The number of threads to use (0 = every core the process may use)."""
     if not _is_int(threads):
         raise ArgumentTypeError(f"threads must be an integer (0 = all cores), not {threads!r}")
-    if threads < 0:
-        raise ArgumentValueError(f"threads must be 0 (all cores) or more, not {threads}")
+    if not 0 <= threads <= MAX_THREADS:
+        raise ArgumentValueError(f"threads must be from 0 (all cores) to {MAX_THREADS}, not {threads}")
     return threads or cpu_count()
 
 

@@ -21,6 +21,7 @@ BAD_WRITE = [
     (dict(block_size=2.5), TypeError),
     (dict(threads=-1), ValueError),
     (dict(threads="2"), TypeError),
+    (dict(threads=2**31), ValueError),  # more than the C engine's int holds
     (dict(memory_limit=1 << 30), ValueError),  # a memory limit is for reading
     (dict(memory_limit=-5), ValueError),
 ]
@@ -133,9 +134,9 @@ def test_decompressor_consumes_nothing_on_bad_arguments():
 
 def test_one_shot_functions_check_everything_first():
     blob = statesmix.compress(b"abc", level=1)
-    for kwargs in (dict(threads=-1), dict(memory_limit=-1), dict(threads=1.0)):
+    for kwargs in (dict(threads=-1), dict(memory_limit=-1), dict(threads=1.0), dict(threads=2**31)):
         with pytest.raises(StatesmixError):
             statesmix.decompress(blob, **kwargs)
-    for kwargs in (dict(block_size=100), dict(threads=-1), dict(progress=5)):
+    for kwargs in (dict(block_size=100), dict(threads=-1), dict(progress=5), dict(threads=2**31)):
         with pytest.raises(StatesmixError):
             statesmix.compress(b"abc", **kwargs)
