@@ -490,7 +490,10 @@ def locate_streams(read_at: Callable[[int, int], bytes], file_size: int) -> List
     """Every stream of a file, found from its footer back to the start of
     the file, reading of each block only its first few bytes. read_at(offset,
     n) returns n bytes at offset (fewer only at the end of the file). Raises
-    StatesmixError if the file is not a clean sequence of streams."""
+    StatesmixError if the file is not a clean sequence of streams: an empty
+    file is none (it reads as truncated, as lzma reads one)."""
+    if file_size <= 0:
+        raise TruncatedError("compressed file is empty")
     maps: List[StreamMap] = []
     end = file_size
     while end > 0:

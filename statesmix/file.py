@@ -49,7 +49,10 @@ class _DecompressReader(io.RawIOBase):
         self._decomp = self._new()
         self._pos = 0
         self._eof = False
-        self._start = fp.tell() if fp.seekable() else 0
+        # as lzma and gzip, an object with only read() will do (a network body)
+        seekable = getattr(fp, "seekable", None)
+        self._fp_seekable = bool(seekable()) if callable(seekable) else False
+        self._start = fp.tell() if self._fp_seekable else 0
         self._streams: Optional[List[StreamMap]] = None
         self._index_tried = False
 
@@ -60,7 +63,7 @@ class _DecompressReader(io.RawIOBase):
         return True
 
     def seekable(self) -> bool:
-        return self._fp.seekable()
+        return self._fp_seekable
 
     def readinto(self, b) -> int:
         view = memoryview(b).cast("B")
@@ -96,7 +99,7 @@ class _DecompressReader(io.RawIOBase):
     def _index(self) -> Optional[List[StreamMap]]:
         """The streams and blocks of the file, from the index at its end;
         None if it has none that holds (seeking then decodes forward)."""
-        if not self._index_tried and self._fp.seekable():
+        if not self._index_tried and self._fp_seekable:
             self._index_tried = True
             saved = self._fp.tell()
             try:

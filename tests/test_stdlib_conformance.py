@@ -379,6 +379,26 @@ def test_read_truncated(be, packed):
                 f.read(1)
 
 
+def test_read_an_empty_file_is_truncated_however_it_is_read(be):
+    for how in (lambda f: f.read(), lambda f: f.seek(0, io.SEEK_END), lambda f: (f.seek(100), f.read())):
+        with be.file(io.BytesIO(b"")) as f, pytest.raises(EOFError):
+            how(f)
+
+
+def test_read_from_an_object_that_only_reads(be, packed):
+    class OnlyRead:  # a network body, a custom reader: read() and nothing else
+        def __init__(self, data):
+            self._f = io.BytesIO(data)
+
+        def read(self, n=-1):
+            return self._f.read(n)
+
+    with be.file(OnlyRead(packed)) as f:
+        assert f.read() == INPUT
+    with be.open(OnlyRead(packed)) as f:
+        assert f.read() == INPUT
+
+
 def test_read_bad_data(be):
     with be.file(io.BytesIO(b"this is not compressed data at all" * 10)) as f:
         with pytest.raises(be.Error):
