@@ -13,6 +13,7 @@ one raises, nothing has been consumed, created or written.
 
 from __future__ import annotations
 
+import operator
 import threading
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
@@ -386,7 +387,15 @@ class Decompressor:
 
     @property
     def needs_input(self) -> bool:
-        return not self._eof and not self._out and not self._can_step()
+        """As lzma's, an attribute that never raises: True after a failure."""
+        if self._failed:
+            return True
+        if self._eof or self._out:
+            return False
+        try:
+            return not self._can_step()
+        except StatesmixError:
+            return False  # a step is due: the one that reports the error
 
     @property
     def _parallel(self) -> bool:
@@ -400,8 +409,10 @@ class Decompressor:
 
     def decompress(self, data, max_length: int = -1) -> bytes:
         """Decompresses data, returning at most max_length bytes (all if negative)."""
-        if not _is_int(max_length):
-            raise ArgumentTypeError(f"max_length must be an integer, not {max_length!r}")
+        try:  # any integer-like object, as lzma takes
+            max_length = operator.index(max_length)
+        except TypeError:
+            raise ArgumentTypeError(f"max_length must be an integer, not {max_length!r}") from None
         view = _as_view(data)
         if self._eof:
             raise EndOfStreamError("already at the end of the compressed stream")

@@ -190,6 +190,25 @@ def test_decompressor_bad_args_do_not_swallow_data(be, packed):
     assert d.decompress(packed) == INPUT  # nothing was consumed by the failed calls
 
 
+def test_decompressor_max_length_takes_any_integer_like(be, packed):
+    class Five:
+        def __index__(self):
+            return 5
+
+    assert be.Decompressor().decompress(packed, max_length=Five()) == INPUT[:5]
+
+
+def test_decompressor_needs_input_never_raises(be):
+    # a plain attribute in lzma: reading it in an error handler or a loop is safe
+    d = be.Decompressor()
+    with pytest.raises(be.Error):
+        d.decompress(b"garbage!garbage!" * 4)
+    assert d.needs_input is True
+    d = be.Decompressor()
+    assert d.decompress(b"garbage!garbage!" * 4, max_length=0) == b""
+    assert d.needs_input is False  # there is work to do: the step that will fail
+
+
 def test_non_contiguous_buffers_are_refused_and_nothing_is_lost(be, packed):
     # a strided view (a numpy slice a[::2] is one) is not a bytes-like
     # argument; refusing it leaves the compressor, decompressor or file usable
