@@ -61,6 +61,9 @@ def _is_int(value) -> bool:
 
 
 def check_level(level) -> int:
+    """The level; None is the default level, as lzma's preset=None."""
+    if level is None:
+        return DEFAULT_LEVEL
     if not _is_int(level):
         raise ArgumentTypeError(f"level must be an integer from {MIN_LEVEL} to {MAX_LEVEL}, not {level!r}")
     if level not in LEVELS:
@@ -166,7 +169,7 @@ class Compressor:
     total, which a stream does not know.
     """
 
-    def __init__(self, level: int = DEFAULT_LEVEL, *, block_size: Optional[int] = None,
+    def __init__(self, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional[int] = None,
                  threads: int = 0, progress: Optional[ProgressFn] = None) -> None:
         self._level = check_level(level)
         self._block_size = check_block_size(block_size, self._level)
@@ -300,7 +303,7 @@ class Compressor:
         return self._emit(parts) + self.flush()
 
 
-def compress(data, level: int = DEFAULT_LEVEL, *, block_size: Optional[int] = None, threads: int = 0,
+def compress(data, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional[int] = None, threads: int = 0,
              progress: Optional[ProgressFn] = None) -> bytes:
     """Compresses data (any bytes-like object) and returns the .smx bytes.
 

@@ -29,7 +29,6 @@ from .api import (
 )
 from .container import StreamMap, locate_streams
 from .errors import ArgumentTypeError, ArgumentValueError, StatesmixError, TruncatedError
-from .params import DEFAULT_LEVEL
 
 _READ_SIZE = 64 << 10
 PathOrFile = Union[str, bytes, os.PathLike, BinaryIO]
@@ -221,7 +220,7 @@ class StatesmixFile(io.BufferedIOBase):
         else:
             if memory_limit is not None:
                 raise ArgumentValueError("memory_limit applies to reading, not to a file opened for writing")
-            level = check_level(DEFAULT_LEVEL if level is None else level)
+            level = check_level(level)
             block_size = check_block_size(block_size, level)
         by_name = _check_target(filename)
         # Every argument is valid: only now is anything opened.

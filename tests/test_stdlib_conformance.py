@@ -106,6 +106,14 @@ def test_bad_level(be):
         be.module.compress(b"x", **{be.level_kw: "blah"})
 
 
+def test_level_none_means_the_default(be):
+    data = b"the default level, asked for by None " * 3
+    kw = {be.level_kw: None}
+    assert be.module.decompress(be.module.compress(data, **kw)) == data
+    c = be.Compressor(**kw)
+    assert be.module.decompress(c.compress(data) + c.flush()) == data
+
+
 def test_decompress_incomplete_input(be, packed):
     with pytest.raises(be.Error):
         be.module.decompress(packed[: len(packed) // 2])
