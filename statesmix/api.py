@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import threading
+import weakref
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from . import blocks
@@ -136,6 +137,15 @@ def memory_needed(header: BlockHeader) -> int:
     return blocks.memory_needed(header) + 2 * header.raw_len
 
 
+def _abandoned_with(owner: object, runner: JobQueue) -> JobQueue:
+    """runner, closed when owner is dropped: the blocks a Compressor dropped
+    unflushed, or a Decompressor dropped before the end, left in flight would
+    otherwise go on coding (minutes each at the default block size) and hold
+    their models' memory. Closing sets their cancel event."""
+    weakref.finalize(owner, runner.close)
+    return runner
+
+
 # -- compression -----------------------------------------------------------------
 class _Progress:
     """Counts what the blocks' frames have done; reported from the waiting thread."""
@@ -201,7 +211,7 @@ class Compressor:
         """Starts coding a block; returns the blocks that finished meanwhile."""
         out = []
         if self._runner is None:
-            self._runner = self._make_runner()
+            self._runner = _abandoned_with(self, self._make_runner())
         runner = self._runner
         while runner.full:
             out.append(self._take())
@@ -490,10 +500,16 @@ class Decompressor:
     def _worker(self) -> JobQueue:
         if self._runner is None:
             if self._make_runner is not None:
-                self._runner = self._make_runner()
+                self._runner = _abandoned_with(self, self._make_runner())
             else:
-                self._runner = OrderedRunner(self._threads if self._parallel else 1)
+                self._runner = _abandoned_with(self, OrderedRunner(self._threads if self._parallel else 1))
         return self._runner
+
+    def _abandon(self) -> None:
+        """Stops the blocks in flight (each at its next frame): for a reader
+        closed before the end."""
+        if self._runner is not None:
+            self._runner.close()
 
     def _step_serial(self) -> bool:
         buf = self._buf

@@ -64,6 +64,12 @@ class _DecompressReader(io.RawIOBase):
     def seekable(self) -> bool:
         return self._fp_seekable
 
+    def close(self) -> None:
+        decomp = getattr(self, "_decomp", None)  # None if __init__ failed
+        if not self.closed and decomp is not None:
+            decomp._abandon()  # the file itself is the owner's to close
+        super().close()
+
     def readinto(self, b) -> int:
         view = memoryview(b).cast("B")
         while True:
@@ -272,6 +278,8 @@ class StatesmixFile(io.BufferedIOBase):
                 if self._closefp:
                     self._fp.close()
             finally:
+                if self._reader is not None:
+                    self._reader.close()  # and with it what it was decoding ahead
                 self._fp = None
                 self._reader = None
 

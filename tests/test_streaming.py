@@ -110,3 +110,46 @@ def test_a_compressor_that_lost_a_block_refuses_to_go_on(monkeypatch, text):
         c.compress(b"more")
     with pytest.raises(StatesmixError, match="failed earlier"):
         c.flush()
+
+
+def _record_cancel_events(monkeypatch, name):
+    """Wraps blocks.<name> so that each job's cancel event is kept."""
+    from statesmix import blocks
+
+    seen = []
+    real = getattr(blocks, name)
+
+    def recording(*args, cancel=None, **kwargs):
+        seen.append(cancel)
+        return real(*args, cancel=cancel, **kwargs)
+
+    monkeypatch.setattr(blocks, name, recording)
+    return seen
+
+
+def test_blocks_in_flight_are_abandoned_when_their_owner_is_dropped_or_closed(monkeypatch, text):
+    # otherwise a reader closed after its first bytes, or a compressor
+    # dropped unflushed, leaves whole blocks coding on (minutes each at the
+    # default size, with their models' memory held)
+    import gc
+    import io
+
+    data = text[:8 * 4096]
+    blob = statesmix.compress(data, level=1, block_size=4096)
+    decoding = _record_cancel_events(monkeypatch, "decode_block")
+    d = Decompressor(threads=2)
+    assert d.decompress(blob, max_length=10) == data[:10]
+    del d
+    gc.collect()
+    assert decoding and all(event.is_set() for event in decoding)
+    decoding.clear()
+    f = statesmix.open(io.BytesIO(blob), threads=2)
+    assert f.read(10) == data[:10]
+    f.close()
+    assert decoding and all(event.is_set() for event in decoding)
+    encoding = _record_cancel_events(monkeypatch, "encode_block")
+    c = Compressor(level=1, block_size=4096, threads=2)
+    c.compress(data)
+    del c
+    gc.collect()
+    assert encoding and all(event.is_set() for event in encoding)
