@@ -157,7 +157,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->ssm_hidden, 0.0f, 4.0f), "ssm_hidden must be in [0, 4]");
     REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
-    REQUIRE(p->replay_extra <= 4, "replay_extra must be at most 4");
+    REQUIRE(p->replay_extra < SMX_MAX_REPLAY_DRAWS, "replay_extra must be at most 4");
     REQUIRE(finite_in(p->emb_lr_scale, 0.0f, 64.0f), "emb_lr_scale must be in [0, 64]");
     REQUIRE(p->replay_candidates <= 4, "replay_candidates must be at most 4");
     REQUIRE(p->bin_top_select <= 1, "bin_top_select must be 0 or 1");
@@ -416,14 +416,31 @@ static void worker_set_flag(smx_engine *e, atomic_int *flag, int value) {
     }
 }
 
+static uint32_t steps_for_chunk(const smx_params *p, uint64_t chunk);
+
+/* The worker's step takes less time than the coding thread's chunk on
+ * average, but not on every chunk: where it takes more, the coding thread
+ * waits for it, and where less, the worker waits. So once its step is
+ * handed back, the worker does the forward passes of the next step's
+ * replayed chunks ahead, with the parameters it has just written, which that
+ * step will use (model.h, smx_model_replay_prepare); what the step computes
+ * does not change. The next step is the next chunk's if that chunk is learnt
+ * in one step, by the worker; the chunk is assumed full, so stored once
+ * more. Everything read here is read before the hand-back, after which the
+ * coding thread may swap the parameters and store a chunk. */
 static void *worker_main(void *arg) {
     smx_engine *e = arg;
+    smx_model *m = &e->model;
     fp_mode_enter(); /* the worker is ours: no mode to give back */
     for (;;) {
         worker_wait_flag(e, &e->worker.busy, 1, 1);
         if (atomic_load(&e->worker.quit)) break;
         train_prev(e);
+        const uint64_t next = e->grad_chunk + 1, stored = m->replay_stored + 1, adam_steps = m->adam_steps;
+        const int ahead = e->p.replay > 0.0f && steps_for_chunk(&e->p, next) == 1;
+        const float *th = m->theta_next, *a_neg = m->a_neg_next;
         worker_set_flag(e, &e->worker.busy, 0);
+        if (ahead) smx_model_replay_prepare(m, th, a_neg, next, stored, adam_steps, e->p.replay);
     }
     return NULL;
 }

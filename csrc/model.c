@@ -128,14 +128,14 @@ static void mul_add(uint32_t n, float *restrict y, const float *restrict a, cons
 
 /* ---- head -------------------------------------------------------------- */
 
-static void head_forward(smx_model *m, const float *xf, float *logits) {
-    const float *W = m->theta + m->head;
+static void head_forward(const smx_model *m, const float *th, const float *xf, float *logits) {
+    const float *W = th + m->head;
     for (size_t b = 0; b < m->n_blocks; b++) {
         size_t v0 = b * HEAD_BLOCK;
         size_t v1 = v0 + HEAD_BLOCK < m->Vp ? v0 + HEAD_BLOCK : m->Vp;
         m->k->head_forward(W, m->Vp, xf, m->DM, logits, v0, v1);
     }
-    if (m->has_head_bias) add_to(m->V, logits, m->theta + m->head_b);
+    if (m->has_head_bias) add_to(m->V, logits, th + m->head_b);
     for (size_t v = m->V; v < m->Vp; v++) logits[v] = PAD_LOGIT;
 }
 
@@ -174,11 +174,10 @@ static void head_backward(smx_model *m, const smx_chunk *ch, uint32_t n, float *
 
 /* ---- forward ----------------------------------------------------------- */
 
-static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos, float *x, float *h_state,
-                          float *scratch) {
+static void layer_forward(const smx_model *m, const float *th, const float *a_neg_all, smx_chunk *ch, uint32_t l,
+                          uint32_t pos, float *x, float *h_state, float *scratch) {
     const smx_kernels *k = m->k;
     const uint32_t DM = m->DM, DI = m->DI, DS = m->DS, DC = m->DC, NB = m->NBCS;
-    const float *th = m->theta;
     const smx_layer_offsets *o = &m->L[l];
     smx_layer_cache *c = &ch->c[l];
 
@@ -215,7 +214,7 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
     /* selective scan; state, decay and A are DS x DI so every loop runs along i */
     const size_t ns = (size_t)DI * DS;
     float *decay = c->decay + (size_t)pos * ns;
-    const float *a_neg = m->a_neg + (size_t)l * ns;
+    const float *a_neg = a_neg_all + (size_t)l * ns;
     for (uint32_t j = 0; j < DS; j++) k->exp_mul(dt, a_neg + (size_t)j * DI, decay + (size_t)j * DI, DI);
 
     float *h_live = h_state + (size_t)l * ns;
@@ -242,12 +241,12 @@ static void layer_forward(smx_model *m, smx_chunk *ch, uint32_t l, uint32_t pos,
 
 /* The input vector: the sum of the input's rows of the embedding, in slot
  * order. */
-static void embed_forward(const smx_model *m, const uint32_t *rows, float *x) {
+static void embed_forward(const smx_model *m, const float *th, const uint32_t *rows, float *x) {
     const uint32_t DM = m->DM;
-    memcpy(x, m->theta + m->emb + (size_t)rows[SMX_SLOT_TOKEN] * DM, DM * sizeof(float));
+    memcpy(x, th + m->emb + (size_t)rows[SMX_SLOT_TOKEN] * DM, DM * sizeof(float));
     for (uint32_t i = 1; i < m->NIN; i++) {
         if (rows[i] == SMX_ROW_NONE) continue;
-        const float *row = m->theta + m->emb + (size_t)rows[i] * DM;
+        const float *row = th + m->emb + (size_t)rows[i] * DM;
         for (uint32_t d = 0; d < DM; d++) x[d] = x[d] + row[d];
     }
 }
@@ -270,25 +269,27 @@ static void embed_backward(smx_model *m, const uint32_t *rows, const float *dx) 
     }
 }
 
-/* h_state: the recurrent state, advanced by one token; scratch: room for
- * one position's temporaries (the worker replays chunks with its own). */
-static void forward_into(smx_model *m, smx_chunk *ch, uint32_t pos, const uint32_t *rows, float *logits,
-                         float *h_state, float *scratch) {
+/* With the parameters th (and a_neg, derived from them), as the model's
+ * own (m->theta) or the next ones (m->theta_next, which the worker replays
+ * with before they become current). h_state: the recurrent state, advanced
+ * by one token; scratch: room for one position's temporaries (the worker
+ * replays chunks with its own). Reads nothing else of m that changes. */
+static void forward_into(const smx_model *m, const float *th, const float *a_neg, smx_chunk *ch, uint32_t pos,
+                         const uint32_t *rows, float *logits, float *h_state, float *scratch) {
     const uint32_t DM = m->DM;
     float *x = scratch;
     uint32_t *in = ch->in_rows + (size_t)pos * m->NIN;
     if (in != rows) memcpy(in, rows, m->NIN * sizeof(uint32_t));
-    embed_forward(m, in, x);
-    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, ch, l, pos, x, h_state, scratch);
+    embed_forward(m, th, in, x);
+    for (uint32_t l = 0; l < m->NL; l++) layer_forward(m, th, a_neg, ch, l, pos, x, h_state, scratch);
     memcpy(ch->xf_in + (size_t)pos * DM, x, DM * sizeof(float));
     float *xf = ch->xf + (size_t)pos * DM;
-    layernorm_forward(x, m->theta + m->lnf_w, m->theta + m->lnf_b, xf, &ch->fmean[pos],
-                      &ch->frstd[pos], DM);
-    head_forward(m, xf, logits);
+    layernorm_forward(x, th + m->lnf_w, th + m->lnf_b, xf, &ch->fmean[pos], &ch->frstd[pos], DM);
+    head_forward(m, th, xf, logits);
 }
 
 void smx_model_forward(smx_model *m, uint32_t pos, const uint32_t *rows, float *logits) {
-    forward_into(m, m->cur, pos, rows, logits, m->h_live, m->scratch);
+    forward_into(m, m->theta, m->a_neg, m->cur, pos, rows, logits, m->h_live, m->scratch);
 }
 
 void smx_model_begin_chunk(smx_model *m) {
@@ -449,12 +450,12 @@ void smx_model_own_dlogits(const smx_model *m, const float *probs, uint32_t targ
 /* Runs the forward pass over the first n positions of ch again (its in_rows,
  * from the state in h_state) and leaves scale x d(smoothed CE)/d logits of
  * each position in ch->probs: training on a chunk away from its prediction. */
-static void recompute_dlogits(smx_model *m, smx_chunk *ch, uint32_t n, float *h_state, float *scratch,
-                              float smoothing, float scale) {
+static void recompute_dlogits(const smx_model *m, const float *th, const float *a_neg, smx_chunk *ch, uint32_t n,
+                              float *h_state, float *scratch, float smoothing, float scale) {
     float *logits = scratch + SCRATCH_FIXED(m);
     for (uint32_t t = 0; t < n; t++) {
         float *probs = ch->probs + (size_t)t * m->Vp;
-        forward_into(m, ch, t, ch->in_rows + (size_t)t * m->NIN, logits, h_state, scratch);
+        forward_into(m, th, a_neg, ch, t, ch->in_rows + (size_t)t * m->NIN, logits, h_state, scratch);
         smx_softmax(m->k, logits, probs, m->Vp, NULL);
         smx_model_own_dlogits(m, probs, ch->target[t], smoothing, scale, probs);
     }
@@ -526,7 +527,8 @@ void smx_model_train_chunk(smx_model *m, const smx_params *p, uint32_t n, uint32
              * and train it on its own cross-entropy (the coded loss is
              * only known for the weights that coded it). */
             memcpy(m->h_live, ch->h_start, ns * sizeof(float));
-            recompute_dlogits(m, ch, n, m->h_live, m->scratch, p->label_smoothing, 1.0f / (float)n);
+            recompute_dlogits(m, m->theta, m->a_neg, ch, n, m->h_live, m->scratch, p->label_smoothing,
+                              1.0f / (float)n);
         }
         smx_model_chunk_gradient(m, ch, n);
         smx_adam_step(m, p);
@@ -563,39 +565,66 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n) {
     m->replay_stored++;
 }
 
-/* The ring slot of a stored chunk 1 .. have-1 chunks back, uniformly: the
- * newest was just learnt. */
-static uint64_t draw_slot(const smx_model *m, rng *r, uint64_t have) {
+/* The ring slot of a stored chunk 1 .. have-1 chunks back, uniformly, with
+ * `stored` chunks stored: the newest was just learnt. */
+static uint64_t draw_slot(const smx_model *m, rng *r, uint64_t have, uint64_t stored) {
     const uint64_t age = 1 + splitmix64(r) % (have - 1);
-    return (m->replay_stored - 1 - age) % m->R;
+    return (stored - 1 - age) % m->R;
 }
 
-/* The draw-th chunk of the step `index` (draw 0 seeds with index itself, as
- * format 8 did). With several candidates, the one the SSM missed most when
- * it was coded (the first of equals): what it got wrong is worth learning
- * again more than what it already knew. */
-static void replay_one(smx_model *m, uint64_t index, uint32_t draw, uint64_t have, float weight) {
+static uint64_t replay_have(const smx_model *m, uint64_t stored) { return stored < m->R ? stored : m->R; }
+
+/* Recomputes the draw-th replayed chunk of the step `index`, with `stored`
+ * chunks stored, from a zero state with the parameters th: its activations
+ * and weight x its mean cross-entropy's gradient, into m->replay[draw]. Draw
+ * 0 seeds with index itself, as format 8 did. With several candidates, the
+ * chunk is the one the SSM missed most when it was coded (the first of
+ * equals): what it got wrong is worth learning again more than what it
+ * already knew. */
+static void replay_forward(smx_model *m, const float *th, const float *a_neg, uint64_t index, uint32_t draw,
+                           uint64_t stored, float weight) {
+    const uint64_t have = replay_have(m, stored);
     rng draw_rng = {index ^ (0x9E3779B97F4A7C15ull * draw)};
-    uint64_t pick = draw_slot(m, &draw_rng, have);
+    uint64_t pick = draw_slot(m, &draw_rng, have, stored);
     for (uint32_t c = 1; c < m->replay_candidates; c++) {
-        const uint64_t other = draw_slot(m, &draw_rng, have);
+        const uint64_t other = draw_slot(m, &draw_rng, have, stored);
         if (m->replay_miss[other] > m->replay_miss[pick]) pick = other;
     }
     const uint32_t T = m->T;
     const size_t ni = (size_t)m->NIN * T;
     const uint32_t *slot = m->replay_tokens + (size_t)pick * (ni + T);
-    smx_chunk *ch = &m->replay;
+    smx_chunk *ch = &m->replay[draw];
     memcpy(ch->in_rows, slot, ni * sizeof(uint32_t));
     memcpy(ch->target, slot + ni, T * sizeof(uint32_t));
     memset(m->replay_h, 0, (size_t)m->NL * m->DI * m->DS * sizeof(float));
-    recompute_dlogits(m, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
-    smx_model_backward(m, ch, T);
+    recompute_dlogits(m, th, a_neg, ch, T, m->replay_h, m->replay_scratch, 0.0f, weight / (float)T);
+}
+
+void smx_model_replay_prepare(smx_model *m, const float *th, const float *a_neg, uint64_t index, uint64_t stored,
+                              uint64_t adam_steps, float weight) {
+    m->ahead.ready = 0;
+    if (m->R == 0 || replay_have(m, stored) < 2 || weight == 0.0f) return;
+    for (uint32_t draw = 0; draw < m->replay_draws; draw++) replay_forward(m, th, a_neg, index, draw, stored, weight);
+    m->ahead = (struct smx_replay_ahead){1, index, stored, adam_steps, th, weight};
 }
 
 void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight) {
-    const uint64_t have = m->replay_stored < m->R ? m->replay_stored : m->R;
-    if (have < 2 || weight == 0.0f) return;
-    for (uint32_t draw = 0; draw < m->replay_draws; draw++) replay_one(m, index, draw, have, weight);
+    const uint64_t stored = m->replay_stored;
+    /* the forward passes done ahead hold if they were for this step, with
+     * these parameters: the same buffer, and no Adam step since */
+    const int ahead = m->ahead.ready && m->ahead.index == index && m->ahead.stored == stored
+                      && m->ahead.adam_steps == m->adam_steps && m->ahead.theta == m->theta
+                      && m->ahead.weight == weight;
+    m->ahead.ready = 0;
+    if (replay_have(m, stored) < 2 || weight == 0.0f) return;
+    /* Each draw's forward pass reads only the parameters, and each backward
+     * pass only adds to the gradient: all forward passes first, then the
+     * backward passes in draw order, give what one draw after the other
+     * gave, to the bit. */
+    if (!ahead)
+        for (uint32_t draw = 0; draw < m->replay_draws; draw++)
+            replay_forward(m, m->theta, m->a_neg, index, draw, stored, weight);
+    for (uint32_t draw = 0; draw < m->replay_draws; draw++) smx_model_backward(m, &m->replay[draw], m->T);
 }
 
 /* ---- construction ------------------------------------------------------ */
@@ -734,7 +763,8 @@ static void layout(smx_model *m, arena *a) {
     m->h_saved = take(a, NL * DI * DS);
     layout_chunk(m, a, &m->chunks[0]);
     layout_chunk(m, a, &m->chunks[1]);
-    if (m->R) layout_chunk(m, a, &m->replay);
+    if (m->R)
+        for (uint32_t d = 0; d < m->replay_draws; d++) layout_chunk(m, a, &m->replay[d]);
     m->cur = &m->chunks[0];
     m->prev = &m->chunks[1];
     m->dres = take(a, T * DM);

@@ -11,6 +11,9 @@
 #include "statesmix.h"
 #include "table_alloc.h"
 
+/* Chunks replayed per step at most: 1 + the largest replay_extra. */
+#define SMX_MAX_REPLAY_DRAWS 5u
+
 /* Offsets of one layer's tensors inside the flat parameter vector. */
 typedef struct smx_layer_offsets {
     size_t ln_w, ln_b;     /* DM, DM */
@@ -121,8 +124,18 @@ typedef struct smx_model {
     uint32_t replay_candidates; /* chunks drawn for each replayed one: p->replay_candidates, at least 1 */
     uint64_t replay_stored;   /* full chunks stored so far */
     uint32_t *replay_tokens;  /* R x (NIN + 1) T: each chunk's input rows, then its targets */
-    smx_chunk replay;         /* h_start and conv_start stay zero */
+    smx_chunk replay[SMX_MAX_REPLAY_DRAWS]; /* one per draw; h_start and conv_start stay zero */
     float *replay_h, *replay_scratch;
+    /* The replayed chunks' forward passes, done ahead by the worker while it
+     * would otherwise wait (smx_model_replay_prepare): for which step, with
+     * how many chunks stored, after how many Adam steps, with which buffer
+     * of parameters and at which weight. */
+    struct smx_replay_ahead {
+        int ready;
+        uint64_t index, stored, adam_steps;
+        const float *theta;
+        float weight;
+    } ahead;
     float *replay_miss;       /* R, with several candidates: how badly the SSM predicted each
                                  stored chunk when it was coded (the size of its loss's
                                  gradient at the targets, summed over the chunk) */
@@ -203,10 +216,20 @@ void smx_model_replay_store(smx_model *m, const smx_chunk *ch, uint32_t n);
 
 /* Adds to m->grad weight x the gradient of the mean cross-entropy of each
  * of m->replay_draws stored chunks other than the newest, drawn by hashes of
- * index, recomputed with the current parameters from a zero state, one after
- * the other. Reads the parameters and the replay buffers only, so it may run
- * beside the forward pass. */
+ * index, recomputed with the current parameters from a zero state. Reads the
+ * parameters and the replay buffers only, so it may run beside the forward
+ * pass. Uses the forward passes smx_model_replay_prepare did ahead if they
+ * were for this step, with these parameters; else does them first. */
 void smx_model_replay_gradient(smx_model *m, uint64_t index, float weight);
+
+/* The forward passes of smx_model_replay_gradient's step `index`, done
+ * ahead with the parameters th and a_neg (the next ones, m->theta_next, as
+ * soon as the step before has written them, the model's adam_steps-th),
+ * assuming `stored` chunks stored by then. Writes only the replay buffers
+ * and m->ahead, and reads of the stored chunks only those the step may
+ * draw, so it may run while the coding thread ends a chunk and stores it. */
+void smx_model_replay_prepare(smx_model *m, const float *th, const float *a_neg, uint64_t index, uint64_t stored,
+                              uint64_t adam_steps, float weight);
 
 /* softmax with the kernels' fixed order: probs = exp(z - max) / sum. Returns
  * the entropy in nats. Padding entries must already hold a very negative z. */
