@@ -141,8 +141,10 @@ def _abandoned_with(owner: object, runner: JobQueue) -> JobQueue:
     """runner, closed when owner is dropped: the blocks a Compressor dropped
     unflushed, or a Decompressor dropped before the end, left in flight would
     otherwise go on coding (minutes each at the default block size) and hold
-    their models' memory. Closing sets their cancel event."""
-    weakref.finalize(owner, runner.close)
+    their models' memory. Closing sets their cancel event. Not at the
+    interpreter's exit: by then the thread pools have been joined, and a
+    cluster's client may be gone."""
+    weakref.finalize(owner, runner.close).atexit = False
     return runner
 
 
