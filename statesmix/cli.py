@@ -178,6 +178,15 @@ def _why_not_removable(path: str) -> Optional[str]:
     return None
 
 
+def _same_file(path: str, target: str) -> bool:
+    """Whether target names path's file, whatever the spelling: through a
+    link, a doubled slash, another hard link (as zstd compares them)."""
+    try:
+        return os.path.samefile(path, target)
+    except OSError:  # one of them is not there (yet)
+        return os.path.abspath(target) == os.path.abspath(path)
+
+
 def _names_a_terminal(path: str) -> bool:
     """Whether path is a terminal (-o /dev/tty, a /dev/pts/N), which the
     terminal checks treat as they treat standard streams."""
@@ -411,7 +420,7 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     named_input = path != "-"
     # the output
     if target is not None:
-        if named_input and os.path.abspath(target) == os.path.abspath(path):
+        if named_input and _same_file(path, target):
             return f"{path}: input and output are the same file"
         try:  # a name the file system cannot hold is found only at the rename, after the work
             os.lstat(target)
@@ -420,8 +429,9 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
                 return f"{target}: {exc.strerror}"
         if os.path.isdir(target):
             return f"{target}: Is a directory"
-        # a pipe or a character device (-o /dev/null) is written into, as zstd does; a disk only with -f
-        if os.path.exists(target) and not force and not (
+        # a pipe or a character device (-o /dev/null) is written into, as zstd does; a disk only with -f;
+        # a dangling link's name is taken too, as xz judges it
+        if os.path.lexists(target) and not force and not (
                 is_stream_target(target) and _device_kind(target) != "block device"):
             return f"{target} already exists; not overwritten (use -f to force)"
     # the input, read into an output file: as xz and zstd skip a link without

@@ -793,3 +793,36 @@ def test_decompress_concatenated_and_trailing_garbage(tmp_path, runner):
     empty.write_bytes(b"")
     r = runner.invoke(main, ["decompress", "-c", str(empty)])
     assert r.exit_code == 1 and "empty" in r.stderr
+
+
+def test_an_output_that_is_the_input_under_another_name_is_refused(tmp_path, runner):
+    # the check compared path strings: through a link to the directory, or
+    # with a doubled slash, -f --rm -o deleted the input and its output both
+    src = tmp_path / "f"
+    data = b"the only copy of this " * 40
+    src.write_bytes(data)
+    (tmp_path / "here").symlink_to(tmp_path)
+    os.link(src, tmp_path / "f_again")
+    for other in (tmp_path / "here" / "f", "/" + str(src), tmp_path / "f_again"):
+        r = runner.invoke(main, ["compress", "-l", "1", "-f", "--rm", "-o", str(other), str(src)])
+        assert r.exit_code == 1 and "same file" in r.output, r.output
+        assert src.read_bytes() == data
+    packed = tmp_path / "p.smx"
+    packed.write_bytes(statesmix.compress(data, level=1))
+    r = runner.invoke(main, ["decompress", "-f", "--rm", "-o", str(tmp_path / "here" / "p.smx"), str(packed)])
+    assert r.exit_code == 1 and "same file" in r.output, r.output
+    assert statesmix.decompress(packed.read_bytes()) == data
+
+
+def test_a_dangling_link_where_the_output_goes_is_not_replaced_without_force(tmp_path, runner):
+    # as xz: the name is taken, though what it points to is not there
+    src = tmp_path / "f"
+    src.write_bytes(b"data " * 30)
+    link = tmp_path / "f.smx"
+    link.symlink_to(tmp_path / "nowhere")
+    r = runner.invoke(main, ["compress", "-l", "1", str(src)])
+    assert r.exit_code == 1 and "exists" in r.output, r.output
+    assert link.is_symlink()
+    r = runner.invoke(main, ["compress", "-l", "1", "-f", str(src)])
+    assert r.exit_code == 0 and not link.is_symlink()
+    assert statesmix.decompress(link.read_bytes()) == b"data " * 30
