@@ -543,7 +543,7 @@ _common = [
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
     click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
     click.option("-v", "--verbose", is_flag=True, help="Report sizes and times."),
-    click.option("-T", "--threads", type=click.IntRange(min=0), default=0, show_default=True,
+    click.option("-T", "--threads", type=click.IntRange(0, api.MAX_THREADS), default=0, show_default=True,
                  help="Threads (0 = all cores). Output does not depend on it."),
     click.option("--progress/--no-progress", default=None,
                  help="Show progress on stderr (default: when stderr is a terminal)."),
@@ -591,9 +591,11 @@ class _LevelDigits(click.Command):
         return super().parse_args(ctx, out)
 
 
-def _keep_or_remove(keep: bool, remove: bool) -> None:
+def _check_choices(keep: bool, remove: bool, stdout: bool, output: Optional[str]) -> None:
     if keep and remove:
         raise click.UsageError("--rm and -k/--keep contradict each other")
+    if stdout and output not in (None, "-"):  # which one was meant? (zstd takes the later silently)
+        raise click.UsageError("-c/--stdout and -o/--output name two different outputs")
 
 
 @main.command(cls=_LevelDigits)
@@ -608,7 +610,7 @@ def _keep_or_remove(keep: bool, remove: bool) -> None:
 def compress(files, level, block_size, dask, stdout, output, force, remove, keep, quiet, verbose, threads,
              progress):
     """Compress FILES to FILE.smx (stdin to stdout with - or no FILE)."""
-    _keep_or_remove(keep, remove)
+    _check_choices(keep, remove, stdout, output)
     _run_files(list(files) or ["-"], _Options("compress", stdout, output, force, remove, quiet, verbose,
                                               progress, level=level, block_size=block_size, threads=threads,
                                               dask=dask))
@@ -622,7 +624,7 @@ def compress(files, level, block_size, dask, stdout, output, force, remove, keep
 def decompress(files, memory_limit, dask, stdout, output, force, remove, keep, quiet, verbose, threads,
                progress):
     """Decompress FILE.smx to FILE (stdin to stdout with - or no FILE)."""
-    _keep_or_remove(keep, remove)
+    _check_choices(keep, remove, stdout, output)
     _run_files(list(files) or ["-"], _Options("decompress", stdout, output, force, remove, quiet, verbose,
                                               progress, threads=threads, memory_limit=memory_limit, dask=dask))
 
@@ -631,7 +633,7 @@ def decompress(files, memory_limit, dask, stdout, output, force, remove, keep, q
 @click.argument("files", nargs=-1, type=str)
 @click.option("-q", "--quiet", is_flag=True)
 @click.option("-v", "--verbose", is_flag=True)
-@click.option("-T", "--threads", type=click.IntRange(min=0), default=0)
+@click.option("-T", "--threads", type=click.IntRange(0, api.MAX_THREADS), default=0)
 @_memory_option
 def test_cmd(files, quiet, verbose, threads, memory_limit):
     """Decode FILES and verify every checksum; write nothing."""

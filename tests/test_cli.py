@@ -627,6 +627,20 @@ def test_usage_errors_exit_2(runner):
     assert runner.invoke(main, ["compress", "--no-such-flag"]).exit_code == 2
 
 
+def test_thread_counts_and_c_with_o_are_usage_errors(tmp_path, runner):
+    # -T beyond what the engine takes was a data error reported per file;
+    # -c with -o wrote to standard output and ignored -o without a word
+    src = tmp_path / "f"
+    src.write_bytes(b"data " * 20)
+    for command in (["compress", "-l", "1"], ["decompress"], ["test"]):
+        r = runner.invoke(main, [*command, "-T", str(2**31), str(src)])
+        assert r.exit_code == 2 and "-T" in r.output, r.output
+    for command in (["compress", "-l", "1"], ["decompress"]):
+        r = runner.invoke(main, [*command, "-c", "-o", str(tmp_path / "out"), str(src)])
+        assert r.exit_code == 2 and "-c" in r.output and r.stdout_bytes == b"", r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
 @given(st.binary(max_size=600))
 def test_roundtrip_through_the_cli(data):
     runner = CliRunner()
