@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ import click
 
 from . import api
 from ._files import OutputStream, is_stream_target, write_output
+from .container import MAGIC
 from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
@@ -648,41 +650,77 @@ def info(files):
 
     A truncated file, or one whose index disagrees with its blocks, is
     described as far as it goes and exits with status 1, as test does."""
-    from .info import describe, describe_bytes
-
     failed = False
-    for path in list(files) or ["-"]:
-        name = path if path != "-" else "(stdin)"
-        try:
-            if path == "-":
-                text, problem = describe_bytes(_std_stream("stdin").read(), name)
-            else:
-                with open(path, "rb") as f:
-                    mode = os.fstat(f.fileno()).st_mode
-                    if stat.S_ISFIFO(mode):  # a pipe (/dev/stdin, <(...)) is read whole, as - is
-                        text, problem = describe_bytes(f.read(), name)
-                    elif stat.S_ISREG(mode) or stat.S_ISBLK(mode):
-                        size = f.seek(0, os.SEEK_END)  # a block device's size is not in its status
-
-                        def read_at(offset: int, n: int) -> bytes:
-                            f.seek(offset)
-                            return f.read(n)
-
-                        text, problem = describe(read_at, size, name)
-                    else:  # a character device such as /dev/zero may never end
-                        raise StatesmixError(f"not a regular file but a {_device_kind(path) or 'special file'}")
-            click.echo(text)
+    try:
+        out = _std_stream("stdout")
+        for path in list(files) or ["-"]:
+            try:
+                if path == "-":
+                    text, problem = _describe(_std_stream("stdin"), "(stdin)", path)
+                else:
+                    with open(path, "rb") as f:
+                        text, problem = _describe(f, path, path)
+            except OSError as exc:
+                _error(_os_error_line(exc, path))
+                failed = True
+                continue
+            except MemoryError:
+                _error(f"{path}: out of memory (a pipe is read whole: give info the file instead)")
+                failed = True
+                continue
+            except StatesmixError as exc:
+                _error(f"{path}: {exc}")
+                failed = True
+                continue
+            try:
+                out.write(text.encode() + b"\n")
+                out.flush()
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    raise  # the reader has gone: leave quietly, as the other commands do
+                raise OSError(exc.errno, exc.strerror, "(stdout)") from None
             if problem:  # what could be read is shown; the status says the file will not decode
                 _error(f"{path}: {problem}")
                 failed = True
-        except OSError as exc:
-            _error(_os_error_line(exc, path))
-            failed = True
-        except StatesmixError as exc:
-            _error(f"{path}: {exc}")
-            failed = True
+    except KeyboardInterrupt:
+        _interrupted()
+    except OSError as exc:  # standard output, which every later file would need too
+        if exc.errno == errno.EPIPE:
+            raise
+        _error(_os_error_line(exc, "(stdout)"))
+        sys.exit(EXIT_DATA)
     if failed:
         sys.exit(EXIT_DATA)
+
+
+def _describe(f: BinaryIO, name: str, path: str) -> Tuple[str, Optional[str]]:
+    """info's text for the open input f, and what stops it decoding if
+    anything. A file or a block device is read where the index says; a pipe
+    is read whole; a terminal or a character device (/dev/zero may never
+    end) is refused."""
+    from .info import describe, describe_bytes
+
+    try:
+        mode = os.fstat(f.fileno()).st_mode
+    except (OSError, ValueError, io.UnsupportedOperation):  # an in-memory stream: read whole
+        return describe_bytes(f.read(), name)
+    if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        size = f.seek(0, os.SEEK_END)  # a block device's size is not in its status
+
+        def read_at(offset: int, n: int) -> bytes:
+            f.seek(offset)
+            return f.read(n)
+
+        return describe(read_at, size, name)
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # a pipe (-, /dev/stdin, <(...)) is read whole,
+        head = f.read(len(MAGIC))                   # unless it does not even start as a stream
+        if head != MAGIC[: len(head)] or len(head) < len(MAGIC):
+            return describe_bytes(head, name)
+        return describe_bytes(head + f.read(), name)
+    if os.isatty(f.fileno()):
+        raise StatesmixError("compressed data not read from a terminal")
+    kind = _device_kind(path) if path != "-" else None
+    raise StatesmixError(f"not a regular file but a {kind or 'character device'}")
 
 
 @main.command(add_help_option=False,

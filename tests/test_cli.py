@@ -840,3 +840,52 @@ def test_a_dangling_link_where_the_output_goes_is_not_replaced_without_force(tmp
     r = runner.invoke(main, ["compress", "-l", "1", "-f", str(src)])
     assert r.exit_code == 0 and not link.is_symlink()
     assert statesmix.decompress(link.read_bytes()) == b"data " * 30
+
+
+def test_info_refuses_standard_input_on_a_terminal_or_an_endless_device(tmp_path):
+    # it read standard input whole: at a terminal it waited for typing, and
+    # from /dev/zero it grew until memory ran out, then printed a traceback
+    code, err, _ = _on_a_terminal(["info"], tmp_path, terminal="stdin")
+    assert code == 1 and "compressed data not read from a terminal" in err, err
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(CLI + ["info"], stdin=zero, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "not a regular file" in err and "Traceback" not in err, err
+    endless = subprocess.Popen(["yes"], stdout=subprocess.PIPE)  # a pipe that is no stream is not read whole
+    proc = subprocess.run(CLI + ["info"], stdin=endless.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60)
+    endless.stdout.close()
+    endless.kill()
+    endless.wait()
+    assert proc.returncode == 1 and "bad magic" in proc.stderr.decode()
+    packed = tmp_path / "p.smx"
+    packed.write_bytes(statesmix.compress(b"described from standard input " * 10, level=1))
+    with open(packed, "rb") as f:  # a file on standard input is read where needed, as a named one
+        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0 and b"original size    300 bytes" in proc.stdout, proc.stderr
+
+
+def test_info_interrupted_exits_130(tmp_path):
+    proc = subprocess.Popen(CLI + ["info"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(1.5)  # reading the pipe, which never ends
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    err = proc.stderr.read().decode()
+    proc.stdin.close()
+    assert proc.returncode == 130 and "interrupted" in err, err
+
+
+def test_info_names_standard_output_when_it_cannot_be_written(tmp_path):
+    packed = tmp_path / "p.smx"
+    packed.write_bytes(statesmix.compress(b"nowhere to go " * 10, level=1))
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(CLI + ["info", str(packed)], stdout=full, stderr=subprocess.PIPE, timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "(stdout): No space left on device" in err, err
+    proc = subprocess.run(CLI + ["info", str(packed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(1), timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "(stdout): Bad file descriptor" in err, err
