@@ -44,6 +44,7 @@ class BlockInfo:
     header: BlockHeader
     frames: Counter = field(default_factory=Counter)  # frame kind -> count
     tokens: int = 0  # tokens in coded frames
+    raw_found: int = 0  # bytes of content in the frames found (all of raw_len unless truncated)
 
     @property
     def memory(self) -> int:
@@ -64,7 +65,7 @@ class StreamInfo:
 
     @property
     def raw_size(self) -> int:
-        return sum(b.header.raw_len for b in self.blocks)
+        return sum(b.raw_found for b in self.blocks)
 
     @property
     def memory(self) -> int:
@@ -126,13 +127,14 @@ def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
         complete = True
         while remaining:
             head = _parse_at(read_at, p, lambda b: parse_frame_head(b, 0, bh, block.index, k, remaining), 32)
-            if head is None:
+            if head is None or not read_at(p + head.total - 1, 1):  # the head, but not all its frame
                 complete = False
                 break
             block.frames[head.kind] += 1
             block.tokens += head.n_tokens
             p += head.total
             remaining -= head.raw_len
+            block.raw_found += head.raw_len
             k += 1
         block.comp_size = p - pos
         info.blocks.append(block)
@@ -152,16 +154,24 @@ def scan(data: bytes) -> StreamInfo:
     return scan_stream(read_at, 0)
 
 
-def scan_all(read_at: ReadAt, size: int) -> List[StreamInfo]:
-    """Every stream of a file, one after the other."""
-    streams, pos = [], 0
+def scan_all(read_at: ReadAt, size: int) -> Tuple[List[StreamInfo], Optional[str]]:
+    """Every stream of a file, one after the other, and what follows the
+    last if it is no stream (None if nothing does): the streams before it
+    are still described, as decompress and test decode them first."""
+    streams: List[StreamInfo] = []
+    pos = 0
     while pos < size:
-        s = scan_stream(read_at, pos)
+        try:
+            s = scan_stream(read_at, pos)
+        except StatesmixError:
+            if not streams:
+                raise
+            return streams, "trailing data after the end of the compressed stream is not a statesmix stream"
         streams.append(s)
         if s.end is None:
             break
         pos += s.size
-    return streams
+    return streams, None
 
 
 def _kinds(c: Counter) -> str:
@@ -195,7 +205,7 @@ def describe_stream(s: StreamInfo, name: str, max_blocks: int = 64) -> str:
         bh, p = b.header, b.header.params
         vocab = f"{bh.vocab.size} ids (BPE)" if bh.vocab.size > 256 else "256 ids (bytes)"
         lines.append(
-            f"  block {b.index:<5}     at {b.offset}: {bh.raw_len} -> {b.comp_size} bytes, {b.tokens} tokens, "
+            f"  block {b.index:<5}     at {b.offset}: {b.raw_found} -> {b.comp_size} bytes, {b.tokens} tokens, "
             f"{_kinds(b.frames)} frames; vocabulary {vocab}; "
             f"{'explicit' if bh.explicit_params else 'level'} parameters (layers={p.n_layers} "
             f"table 2^{p.table_bits}); needs {format_size(b.memory)}"
@@ -211,7 +221,7 @@ def describe_stream(s: StreamInfo, name: str, max_blocks: int = 64) -> str:
 def describe(read_at: ReadAt, size: int, name: str) -> Tuple[str, Optional[str]]:
     """The description of every stream of a file, and the first problem
     found in one (None if none was)."""
-    streams = scan_all(read_at, size)
+    streams, trailing = scan_all(read_at, size)
     if not streams:
         raise StatesmixError("compressed data is empty")
     if len(streams) == 1:
@@ -219,7 +229,7 @@ def describe(read_at: ReadAt, size: int, name: str) -> Tuple[str, Optional[str]]
     else:
         text = "\n".join(describe_stream(s, f"{name} (stream {i + 1} of {len(streams)}, at {s.start})")
                          for i, s in enumerate(streams))
-    return text, next((p for p in (s.problem() for s in streams) if p), None)
+    return text, next((p for p in [*(s.problem() for s in streams), trailing] if p), None)
 
 
 def describe_bytes(data: bytes, name: str) -> Tuple[str, Optional[str]]:

@@ -740,6 +740,25 @@ def test_info_says_when_a_file_will_not_decode(tmp_path, runner):
     assert r.exit_code == 0 and "warning" not in r.output
 
 
+def test_info_describes_only_what_is_there(tmp_path, runner):
+    # a frame whose head was there but not its payload was counted whole (a
+    # 60-byte file "held" 390 bytes), and a good stream with trailing
+    # garbage was reported as no statesmix file at all, with nothing shown
+    packed = statesmix.compress(bytes(range(256)) * 12, level=1)
+    cut = tmp_path / "cut.smx"
+    cut.write_bytes(packed[:60])
+    r = runner.invoke(main, ["info", str(cut)])
+    assert r.exit_code == 1 and "truncated" in r.stderr, r.output
+    sizes = [int(line.split()[2]) for line in r.stdout.splitlines() if line.strip().startswith("compressed size")]
+    assert sizes and all(size <= 60 for size in sizes), r.stdout
+    assert "original size    0 bytes so far" in r.stdout  # no frame is whole
+    tail = tmp_path / "tail.smx"
+    tail.write_bytes(packed + b"junk\n")
+    r = runner.invoke(main, ["info", str(tail)])
+    assert r.exit_code == 1 and "trailing data" in r.stderr, r.output
+    assert "original size    3072 bytes" in r.stdout
+
+
 def test_progress_shown_on_request_and_silent_otherwise(tmp_path):
     runner = CliRunner()
     src = tmp_path / "p.txt"
