@@ -127,6 +127,11 @@ def _std_stream(which: str) -> BinaryIO:
     return stream.buffer
 
 
+def _shown(path: str) -> str:
+    """How messages name an input: standard input as "(stdin)", as xz does."""
+    return "(stdin)" if path == "-" else path
+
+
 def _os_error_line(exc: OSError, path: str) -> str:
     """The one line an OSError while working on path prints: the file it
     names (an output, standard output), else path, and why."""
@@ -268,7 +273,7 @@ def _is_terminal(stream: Any) -> bool:
 def _output_name(path: str, mode: str) -> Optional[str]:
     if mode == "compress":
         return path + SUFFIX
-    if path.endswith(SUFFIX) and len(path) > len(SUFFIX):
+    if path.endswith(SUFFIX) and len(os.path.basename(path)) > len(SUFFIX):  # not "dir/.smx"
         return path[: -len(SUFFIX)]
     _error(f"{path}: unknown suffix, expected {SUFFIX} (use -o or -c)")
     raise _Failed
@@ -391,17 +396,17 @@ def _run_files(files: List[str], opts: _Options) -> None:
                 except _Failed:
                     failed = True
                 except StatesmixError as exc:
-                    _error(f"{path}: {exc}")
+                    _error(f"{_shown(path)}: {exc}")
                     failed = True
                 except OSError as exc:
                     if exc.errno == errno.EPIPE:
                         raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
-                    _error(_os_error_line(exc, path))
+                    _error(_os_error_line(exc, _shown(path)))
                     failed = True
                 except MemoryError:
                     # as xz does: one line, no output file (_write_output removed it), go on
                     hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
-                    _error(f"{path}: out of memory{hint}")
+                    _error(f"{_shown(path)}: out of memory{hint}")
                     failed = True
     except KeyboardInterrupt:
         _interrupted()
@@ -420,6 +425,8 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     is the output file, None for standard output or test."""
     force, mode = opts.force, opts.mode
     named_input = path != "-"
+    if path == "":
+        return "empty file name; skipped"  # as xz: not "statesmix: : No such file or directory"
     # the output
     if target is not None:
         if named_input and _same_file(path, target):
@@ -576,7 +583,8 @@ _memory_option = click.option(
 
 
 class _LevelDigits(click.Command):
-    """A command that also takes xz's and zstd's -1 ... -9 for -l 1 ... -l 9."""
+    """A command that also takes xz's and zstd's -1 ... -9 for -l 1 ... -l 9,
+    alone or in a cluster of short options (-1c, -qc9), as they read them."""
 
     def parse_args(self, ctx: click.Context, args: List[str]) -> List[str]:
         takes_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
@@ -586,16 +594,40 @@ class _LevelDigits(click.Command):
             if arg == "--":  # what follows is file names, "-9" too
                 out += args[k:]
                 break
-            if re.fullmatch(r"-[1-9]", arg) and not (out and out[-1] in takes_value):
-                out += ["-l", arg[1]]
+            if re.fullmatch(r"-[A-Za-z0-9]*[0-9][A-Za-z0-9]*", arg) and not (out and out[-1] in takes_value):
+                out += _unbundle(arg[1:], takes_value)
             else:
                 out.append(arg)
         return super().parse_args(ctx, out)
 
 
+def _unbundle(cluster: str, takes_value: set) -> List[str]:
+    """A cluster of short options with level digits in it, one option at a
+    time: "1c" -> -l 1 -c; "10" -> -l 10 (which the range refuses); an
+    option that takes a value keeps the rest as its value ("T4" -> -T4)."""
+    out: List[str] = []
+    digits = ""
+    for i, ch in enumerate(cluster):
+        if ch.isdigit():
+            digits += ch
+            continue
+        if digits:
+            out += ["-l", digits]
+            digits = ""
+        if "-" + ch in takes_value:
+            out.append("-" + cluster[i:])
+            return out
+        out.append("-" + ch)
+    if digits:
+        out += ["-l", digits]
+    return out
+
+
 def _check_choices(keep: bool, remove: bool, stdout: bool, output: Optional[str]) -> None:
     if keep and remove:
         raise click.UsageError("--rm and -k/--keep contradict each other")
+    if output == "":
+        raise click.UsageError("-o/--output needs a file name")
     if stdout and output not in (None, "-"):  # which one was meant? (zstd takes the later silently)
         raise click.UsageError("-c/--stdout and -o/--output name two different outputs")
 
@@ -661,15 +693,15 @@ def info(files):
                     with open(path, "rb") as f:
                         text, problem = _describe(f, path, path)
             except OSError as exc:
-                _error(_os_error_line(exc, path))
+                _error(_os_error_line(exc, _shown(path)))
                 failed = True
                 continue
             except MemoryError:
-                _error(f"{path}: out of memory (a pipe is read whole: give info the file instead)")
+                _error(f"{_shown(path)}: out of memory (a pipe is read whole: give info the file instead)")
                 failed = True
                 continue
             except StatesmixError as exc:
-                _error(f"{path}: {exc}")
+                _error(f"{_shown(path)}: {exc}")
                 failed = True
                 continue
             try:
@@ -680,7 +712,7 @@ def info(files):
                     raise  # the reader has gone: leave quietly, as the other commands do
                 raise OSError(exc.errno, exc.strerror, "(stdout)") from None
             if problem:  # what could be read is shown; the status says the file will not decode
-                _error(f"{path}: {problem}")
+                _error(f"{_shown(path)}: {problem}")
                 failed = True
     except KeyboardInterrupt:
         _interrupted()

@@ -908,3 +908,35 @@ def test_info_names_standard_output_when_it_cannot_be_written(tmp_path):
                           preexec_fn=lambda: os.close(1), timeout=60)
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "(stdout): Bad file descriptor" in err, err
+
+
+def test_level_digits_inside_option_clusters_as_xz_and_zstd_read_them(tmp_path, runner):
+    src = tmp_path / "f"
+    src.write_bytes(b"clustered " * 30)
+    for args in (["-1c"], ["-c1"], ["-qc1"], ["-1", "-c"]):
+        r = runner.invoke(main, ["compress", *args, str(src)])
+        assert r.exit_code == 0, (args, r.output)
+        assert r.stdout_bytes[5] & 0x0F == 1  # the level, in the flags' low bits
+    r = runner.invoke(main, ["compress", "-T1", "-c", str(src)])  # a value attached to its option is left alone
+    assert r.exit_code == 0 and r.stdout_bytes[5] & 0x0F == 6, r.output
+    r = runner.invoke(main, ["compress", "-10", str(src)])
+    assert r.exit_code == 2 and "10" in r.output and "No such option" not in r.output, r.output
+
+
+def test_names_of_standard_input_empty_names_and_bare_suffixes(tmp_path, runner):
+    # errors named standard input "-" where everything else says "(stdin)";
+    # "" was reported as "statesmix: : ..."; "-o ''" fell back to the
+    # default name; "dir/.smx" was decompressed to "dir/"
+    r = runner.invoke(main, ["test", "-"], input=b"")
+    assert r.exit_code == 1 and "(stdin): compressed data is empty" in r.output, r.output
+    r = runner.invoke(main, ["compress", "-l", "1", ""])
+    assert r.exit_code == 1 and "empty file name" in r.output, r.output
+    src = tmp_path / "f"
+    src.write_bytes(b"x" * 40)
+    r = runner.invoke(main, ["compress", "-l", "1", "-o", "", str(src)])
+    assert r.exit_code == 2 and not (tmp_path / "f.smx").exists(), r.output
+    (tmp_path / "sub").mkdir()
+    bare = tmp_path / "sub" / ".smx"
+    bare.write_bytes(statesmix.compress(b"x" * 40, level=1))
+    r = runner.invoke(main, ["decompress", str(bare)])
+    assert r.exit_code == 1 and "unknown suffix" in r.output, r.output
