@@ -13,6 +13,7 @@ one raises, nothing has been consumed, created or written.
 
 from __future__ import annotations
 
+import functools
 import operator
 import threading
 import weakref
@@ -199,7 +200,9 @@ class Compressor:
         self._progress = _Progress(progress, total)
         self._overrides = overrides or {}
         self._failed: Optional[str] = None
-        self._make_runner: Callable[[], JobQueue] = lambda: OrderedRunner(self._threads)
+        # not a lambda over self: that cycle would keep a dropped compressor,
+        # and the blocks its finalizer should stop, alive until a gc pass
+        self._make_runner: Callable[[], JobQueue] = functools.partial(OrderedRunner, self._threads)
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")

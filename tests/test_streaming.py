@@ -137,19 +137,23 @@ def test_blocks_in_flight_are_abandoned_when_their_owner_is_dropped_or_closed(mo
     data = text[:8 * 4096]
     blob = statesmix.compress(data, level=1, block_size=4096)
     decoding = _record_cancel_events(monkeypatch, "decode_block")
-    d = Decompressor(threads=2)
-    assert d.decompress(blob, max_length=10) == data[:10]
-    del d
-    gc.collect()
-    assert decoding and all(event.is_set() for event in decoding)
-    decoding.clear()
-    f = statesmix.open(io.BytesIO(blob), threads=2)
-    assert f.read(10) == data[:10]
-    f.close()
-    assert decoding and all(event.is_set() for event in decoding)
-    encoding = _record_cancel_events(monkeypatch, "encode_block")
-    c = Compressor(level=1, block_size=4096, threads=2)
-    c.compress(data)
-    del c
-    gc.collect()
-    assert encoding and all(event.is_set() for event in encoding)
+    gc.disable()  # dropped means freed at once, not at some later gc pass
+    try:
+        d = Decompressor(threads=2)
+        assert d.decompress(blob, max_length=10) == data[:10]
+        del d
+        assert decoding and all(event.is_set() for event in decoding)
+        decoding.clear()
+        f = statesmix.open(io.BytesIO(blob), threads=2)
+        assert f.read(10) == data[:10]
+        raw = f._reader.raw  # kept alive: closing, not dropping, must stop the blocks
+        f.close()
+        assert decoding and all(event.is_set() for event in decoding)
+        del raw
+        encoding = _record_cancel_events(monkeypatch, "encode_block")
+        c = Compressor(level=1, block_size=4096, threads=2)
+        c.compress(data)
+        del c
+        assert encoding and all(event.is_set() for event in encoding)
+    finally:
+        gc.enable()
