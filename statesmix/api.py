@@ -27,6 +27,7 @@ from .container import (
     END_TAG,
     MAX_BLOCK_SIZE,
     MIN_BLOCK_SIZE,
+    TRAILING_GARBAGE,
     BlockHeader,
     FrameHead,
     IndexEntry,
@@ -623,6 +624,18 @@ class Decompressor:
         return False
 
 
+def decompress_next_stream(d: Decompressor, data, max_length: int = -1) -> bytes:
+    """d.decompress(data, max_length) for a new decompressor given what
+    follows a stream: an error before it has found a stream header means
+    that what follows is no stream, and says so."""
+    try:
+        return d.decompress(data, max_length)
+    except StatesmixError:
+        if d._stream is not None:  # a stream that went wrong later on
+            raise
+        raise StatesmixError(TRAILING_GARBAGE) from None
+
+
 def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0,
                       memory_limit: Optional[int] = None) -> Iterator[bytes]:
     """Decompresses .smx data arriving in pieces, yielding output as it is
@@ -642,13 +655,7 @@ def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor])
         while chunk:
             if d.eof:  # another stream must follow
                 d = new()
-                try:
-                    out = d.decompress(chunk)
-                except StatesmixError:
-                    if d._stream is not None:  # a stream that went wrong later on
-                        raise
-                    raise StatesmixError("trailing data after the end of the compressed stream "
-                                         "is not a statesmix stream") from None
+                out = decompress_next_stream(d, chunk)
             else:
                 out = d.decompress(chunk)
             started = True

@@ -118,13 +118,21 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _std_stream(which: str) -> BinaryIO:
-    """The binary side of sys.stdin or sys.stdout ("stdin", "stdout"). When
-    the shell closed it (<&-, >&-) Python has none: an error naming it."""
+def _std_text(which: str):
+    """sys.stdin or sys.stdout ("stdin", "stdout"). When the shell closed it
+    (<&-, >&-) Python has none: an error naming it."""
     stream = getattr(sys, which)
     if stream is None:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF), f"({which})")
-    return stream.buffer
+    return stream
+
+
+def _std_stream(which: str) -> BinaryIO:
+    """The binary side of _std_text(which)."""
+    return _std_text(which).buffer
+
+
+_EMPTY_NAME = "empty file name; skipped"  # as xz says it, not "statesmix: : No such file or directory"
 
 
 def _shown(path: str) -> str:
@@ -391,6 +399,10 @@ def _run_files(files: List[str], opts: _Options) -> None:
     try:
         with _termination_unwinds():
             for path in files:
+                if not path:
+                    _error(_EMPTY_NAME)
+                    failed = True
+                    continue
                 try:
                     _one_file(path, opts)
                 except _Failed:
@@ -425,8 +437,6 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     is the output file, None for standard output or test."""
     force, mode = opts.force, opts.mode
     named_input = path != "-"
-    if path == "":
-        return "empty file name; skipped"  # as xz: not "statesmix: : No such file or directory"
     # the output
     if target is not None:
         if named_input and _same_file(path, target):
@@ -479,7 +489,7 @@ def _one_file(path: str, opts: _Options) -> None:
         raise _Failed
     src, size = _open_input(path)
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
-    bar = _Progress(os.path.basename(path) if path != "-" else "(stdin)", show, size)
+    bar = _Progress(os.path.basename(path) if path != "-" else _shown(path), show, size)
     start = time.monotonic()
     sizes = [0, 0]
 
@@ -501,7 +511,7 @@ def _one_file(path: str, opts: _Options) -> None:
             src.close()
     elapsed = time.monotonic() - start
     if opts.verbose and not opts.quiet:
-        name = path if path != "-" else "(stdin)"
+        name = _shown(path)
         n_in, n_out = sizes
         if mode == "compress":
             ratio = 8.0 * n_out / n_in if n_in else 0.0
@@ -684,14 +694,18 @@ def info(files):
     described as far as it goes and exits with status 1, as test does."""
     failed = False
     try:
-        out = _std_stream("stdout")
+        out = _std_text("stdout")  # closed (>&-): one error before any work
         for path in list(files) or ["-"]:
+            if not path:
+                _error(_EMPTY_NAME)
+                failed = True
+                continue
             try:
                 if path == "-":
-                    text, problem = _describe(_std_stream("stdin"), "(stdin)", path)
+                    text, problem = _describe(_std_stream("stdin"), path)
                 else:
                     with open(path, "rb") as f:
-                        text, problem = _describe(f, path, path)
+                        text, problem = _describe(f, path)
             except OSError as exc:
                 _error(_os_error_line(exc, _shown(path)))
                 failed = True
@@ -705,7 +719,7 @@ def info(files):
                 failed = True
                 continue
             try:
-                out.write(text.encode() + b"\n")
+                click.echo(text, file=out)  # as any text: a name that is not UTF-8 is escaped, not an error
                 out.flush()
             except OSError as exc:
                 if exc.errno == errno.EPIPE:
@@ -725,22 +739,25 @@ def info(files):
         sys.exit(EXIT_DATA)
 
 
-def _describe(f: BinaryIO, name: str, path: str) -> Tuple[str, Optional[str]]:
-    """info's text for the open input f, and what stops it decoding if
-    anything. A file or a block device is read where the index says; a pipe
-    is read whole; a terminal or a character device (/dev/zero may never
-    end) is refused."""
+def _describe(f: BinaryIO, path: str) -> Tuple[str, Optional[str]]:
+    """info's text for path, open as f, and what stops it decoding if
+    anything. A file or a block device is read head by head (blocks, frames,
+    the end record), from where f stands, as decompress would read it; a
+    pipe is read whole; a terminal or a character device (/dev/zero may
+    never end) is refused."""
     from .info import describe, describe_bytes
 
+    name = _shown(path)
     try:
         mode = os.fstat(f.fileno()).st_mode
     except (OSError, ValueError, io.UnsupportedOperation):  # an in-memory stream: read whole
         return describe_bytes(f.read(), name)
     if stat.S_ISREG(mode) or stat.S_ISBLK(mode):
-        size = f.seek(0, os.SEEK_END)  # a block device's size is not in its status
+        start = f.tell()
+        size = f.seek(0, os.SEEK_END) - start  # a block device's size is not in its status
 
         def read_at(offset: int, n: int) -> bytes:
-            f.seek(offset)
+            f.seek(start + offset)
             return f.read(n)
 
         return describe(read_at, size, name)

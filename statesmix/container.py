@@ -73,6 +73,8 @@ from .params import MAX_LEVEL, MIN_LEVEL, Params, levels_of_version
 from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 
 MAGIC = b"\x93SMX"
+# what decompress, test, statesmix.open and info say of bytes after a stream that start no stream
+TRAILING_GARBAGE = "trailing data after the end of the compressed stream is not a statesmix stream"
 FORMAT_VERSION = 21
 # Versions this decoder reads. Version 3 has smaller frames
 # (MAX_FRAME_BYTES_V3); versions 3 and 4 rebuild level 9's parameters with

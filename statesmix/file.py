@@ -22,6 +22,7 @@ from .api import (
     Compressor,
     Decompressor,
     _as_view,
+    decompress_next_stream,
     check_block_size,
     check_level,
     check_memory_limit,
@@ -81,13 +82,7 @@ class _DecompressReader(io.RawIOBase):
                     self._eof = True
                     return 0
                 self._decomp = self._new()
-                try:
-                    out = self._decomp.decompress(rest, max_length=len(view))
-                except StatesmixError:
-                    if self._decomp._stream is not None:
-                        raise
-                    raise StatesmixError("trailing data after the end of the compressed stream "
-                                         "is not a statesmix stream") from None
+                out = decompress_next_stream(self._decomp, rest, max_length=len(view))
             elif self._decomp.needs_input:
                 chunk = self._fp.read(_READ_SIZE)
                 if not chunk:

@@ -22,6 +22,7 @@ from .container import (
     FRAME_STORED_RESET,
     MAX_PARAMS_BYTES,
     MAX_VOCAB_BYTES,
+    TRAILING_GARBAGE,
     BlockHeader,
     EndRecord,
     StreamHeader,
@@ -163,10 +164,14 @@ def scan_all(read_at: ReadAt, size: int) -> Tuple[List[StreamInfo], Optional[str
     while pos < size:
         try:
             s = scan_stream(read_at, pos)
-        except StatesmixError:
+        except StatesmixError as exc:
             if not streams:
                 raise
-            return streams, "trailing data after the end of the compressed stream is not a statesmix stream"
+            try:  # decompress's judgement: no stream header there means no stream at all
+                parse_stream_header(read_at(pos, 64))
+            except StatesmixError:
+                return streams, TRAILING_GARBAGE
+            return streams, f"stream {len(streams) + 1}: {exc}"
         streams.append(s)
         if s.end is None:
             break

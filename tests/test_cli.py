@@ -757,6 +757,15 @@ def test_info_describes_only_what_is_there(tmp_path, runner):
     r = runner.invoke(main, ["info", str(tail)])
     assert r.exit_code == 1 and "trailing data" in r.stderr, r.output
     assert "original size    3072 bytes" in r.stdout
+    # a second stream that starts as one but goes wrong is that stream's problem, as decompress says
+    header = statesmix.container.parse_stream_header(packed)
+    for second, problem in ((packed[:3], "truncated"),
+                            (packed[:header.size] + b"\x7f" + packed[header.size + 1:], "corrupt")):
+        two = tmp_path / "two.smx"
+        two.write_bytes(packed + second)
+        r = runner.invoke(main, ["info", str(two)])
+        assert r.exit_code == 1 and "stream 2" in r.stderr and problem in r.stderr, r.output
+        assert "trailing" not in r.stderr
 
 
 def test_progress_shown_on_request_and_silent_otherwise(tmp_path):
@@ -886,14 +895,18 @@ def test_info_refuses_standard_input_on_a_terminal_or_an_endless_device(tmp_path
 
 
 def test_info_interrupted_exits_130(tmp_path):
-    proc = subprocess.Popen(CLI + ["info"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    time.sleep(1.5)  # reading the pipe, which never ends
-    assert proc.poll() is None
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(CLI + ["info", str(fifo)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    with open(fifo, "wb") as writer:  # returns once info has opened the pipe: it is past its imports
+        writer.write(statesmix.container.MAGIC)  # a stream's start, then nothing: info waits for the rest
+        writer.flush()
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
     err = proc.stderr.read().decode()
-    proc.stdin.close()
     assert proc.returncode == 130 and "interrupted" in err, err
 
 
@@ -929,8 +942,9 @@ def test_names_of_standard_input_empty_names_and_bare_suffixes(tmp_path, runner)
     # default name; "dir/.smx" was decompressed to "dir/"
     r = runner.invoke(main, ["test", "-"], input=b"")
     assert r.exit_code == 1 and "(stdin): compressed data is empty" in r.output, r.output
-    r = runner.invoke(main, ["compress", "-l", "1", ""])
-    assert r.exit_code == 1 and "empty file name" in r.output, r.output
+    for command in (["compress", "-l", "1"], ["decompress"], ["test"], ["info"]):
+        r = runner.invoke(main, [*command, ""])
+        assert r.exit_code == 1 and "statesmix: empty file name" in r.output, (command, r.output)
     src = tmp_path / "f"
     src.write_bytes(b"x" * 40)
     r = runner.invoke(main, ["compress", "-l", "1", "-o", "", str(src)])
@@ -940,3 +954,21 @@ def test_names_of_standard_input_empty_names_and_bare_suffixes(tmp_path, runner)
     bare.write_bytes(statesmix.compress(b"x" * 40, level=1))
     r = runner.invoke(main, ["decompress", str(bare)])
     assert r.exit_code == 1 and "unknown suffix" in r.output, r.output
+
+
+def test_info_writes_as_any_text_output_does(tmp_path):
+    # a redirected text stdout (no binary side) and a name that is not
+    # UTF-8 both gave tracebacks when info wrote bytes itself
+    import contextlib
+    import io
+
+    packed = tmp_path / "p.smx"
+    packed.write_bytes(statesmix.compress(b"text " * 30, level=1))
+    seen = io.StringIO()
+    with contextlib.redirect_stdout(seen):
+        main(["info", str(packed)], standalone_mode=False)
+    assert "original size    150 bytes" in seen.getvalue()
+    odd = os.fsencode(str(tmp_path)) + b"/\xff.smx"
+    os.link(packed, odd)
+    proc = subprocess.run(CLI + ["info", odd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
