@@ -604,11 +604,24 @@ class _LevelDigits(click.Command):
             if arg == "--":  # what follows is file names, "-9" too
                 out += args[k:]
                 break
-            if re.fullmatch(r"-[A-Za-z0-9]*[0-9][A-Za-z0-9]*", arg) and not (out and out[-1] in takes_value):
+            if re.fullmatch(r"-[A-Za-z0-9]*[0-9][A-Za-z0-9]*", arg) and not (out and _wants_value(out[-1], takes_value)):
                 out += _unbundle(arg[1:], takes_value)
             else:
                 out.append(arg)
         return super().parse_args(ctx, out)
+
+
+def _wants_value(arg: str, takes_value: set) -> bool:
+    """Whether the argument after arg is arg's value: arg is an option that
+    takes one (-o), or a cluster that ends in one (-fo)."""
+    if arg in takes_value:
+        return True
+    if not re.fullmatch(r"-[A-Za-z0-9]+", arg):
+        return False
+    for i, ch in enumerate(arg[1:], start=1):
+        if "-" + ch in takes_value:  # its value is the rest of the cluster, or the next argument
+            return i == len(arg) - 1
+    return False
 
 
 def _unbundle(cluster: str, takes_value: set) -> List[str]:

@@ -923,7 +923,7 @@ def test_info_names_standard_output_when_it_cannot_be_written(tmp_path):
     assert proc.returncode == 1 and "(stdout): Bad file descriptor" in err, err
 
 
-def test_level_digits_inside_option_clusters_as_xz_and_zstd_read_them(tmp_path, runner):
+def test_level_digits_inside_option_clusters_as_xz_and_zstd_read_them(tmp_path, runner, monkeypatch):
     src = tmp_path / "f"
     src.write_bytes(b"clustered " * 30)
     for args in (["-1c"], ["-c1"], ["-qc1"], ["-1", "-c"]):
@@ -932,6 +932,9 @@ def test_level_digits_inside_option_clusters_as_xz_and_zstd_read_them(tmp_path, 
         assert r.stdout_bytes[5] & 0x0F == 1  # the level, in the flags' low bits
     r = runner.invoke(main, ["compress", "-T1", "-c", str(src)])  # a value attached to its option is left alone
     assert r.exit_code == 0 and r.stdout_bytes[5] & 0x0F == 6, r.output
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(main, ["compress", "-l", "1", "-fo", "-9", str(src)])  # -9 is -o's value: a file named -9
+    assert r.exit_code == 0 and statesmix.decompress((tmp_path / "-9").read_bytes()) == b"clustered " * 30
     r = runner.invoke(main, ["compress", "-10", str(src)])
     assert r.exit_code == 2 and "10" in r.output and "No such option" not in r.output, r.output
 
