@@ -82,7 +82,9 @@ struct smx_engine {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         int started;
-        atomic_int busy;     /* a job is posted and not finished */
+        atomic_int busy;     /* a step is posted and not finished; at 0 the worker may still be
+                              * doing the next step's replay ahead (worker_main), in its own
+                              * replay buffers only */
         atomic_int quit;
         atomic_int sleepers; /* threads asleep on cv, waiting for busy or quit to change */
     } worker;
@@ -157,6 +159,7 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(finite_in(p->ssm_hidden, 0.0f, 4.0f), "ssm_hidden must be in [0, 4]");
     REQUIRE(finite_in(p->replay, 0.0f, 4.0f), "replay must be in [0, 4]");
     REQUIRE(p->replay_chunks <= (1u << 20), "replay_chunks must be at most 2^20");
+    _Static_assert(SMX_MAX_REPLAY_DRAWS == 5, "the message below names SMX_MAX_REPLAY_DRAWS - 1");
     REQUIRE(p->replay_extra < SMX_MAX_REPLAY_DRAWS, "replay_extra must be at most 4");
     REQUIRE(finite_in(p->emb_lr_scale, 0.0f, 64.0f), "emb_lr_scale must be in [0, 64]");
     REQUIRE(p->replay_candidates <= 4, "replay_candidates must be at most 4");
@@ -463,6 +466,9 @@ static int worker_start(smx_engine *e) {
     return 0;
 }
 
+/* Waits until the posted step is finished: its parameters are written.
+ * The worker need not be idle then (worker_main): nothing may reset the
+ * replay buffers or the stored chunks it reads after this returns. */
 static void worker_wait(smx_engine *e) {
     if (e->worker.started) worker_wait_flag(e, &e->worker.busy, 0, 0);
 }
