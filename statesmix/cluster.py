@@ -112,7 +112,7 @@ def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
     permissions and times; returns dst."""
     if dst is None:
-        if not src.endswith(".smx") or src == ".smx":
+        if not src.endswith(".smx") or os.path.basename(src) == ".smx":  # "dir/.smx" names no output
             raise ArgumentValueError(f"{src}: no .smx suffix to remove; give dst")
         dst = src[: -len(".smx")]
 

@@ -94,3 +94,12 @@ def test_waiting_in_short_slices_on_a_dask_future(client, monkeypatch):
     futures = [client.submit(_sleep_then, 0.5, i, pure=False) for i in range(4)]
     assert [_parallel.wait(f, on_wait=lambda: slices.append(1)) for f in futures] == [0, 1, 2, 3]
     assert len(slices) > 10  # it did wait in slices, calling back between them
+
+
+def test_a_bare_suffix_has_no_name_to_give_the_output(tmp_path):
+    # "dir/.smx" would have been decompressed into "dir/", as the CLI once did
+    from statesmix.errors import ArgumentValueError
+
+    for src in (".smx", str(tmp_path / ".smx")):
+        with pytest.raises(ArgumentValueError, match="no .smx suffix"):
+            cluster.decompress_file(None, src)
