@@ -600,14 +600,20 @@ class _LevelDigits(click.Command):
         takes_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
                        for name in p.opts + p.secondary_opts}
         out: List[str] = []
+        value_next = False  # the argument before wants this one as its value (-o -9: a file named -9)
         for k, arg in enumerate(args):
+            if value_next:
+                out.append(arg)
+                value_next = False
+                continue
             if arg == "--":  # what follows is file names, "-9" too
                 out += args[k:]
                 break
-            if re.fullmatch(r"-[A-Za-z0-9]*[0-9][A-Za-z0-9]*", arg) and not (out and _wants_value(out[-1], takes_value)):
+            if re.fullmatch(r"-[A-Za-z0-9]*[0-9][A-Za-z0-9]*", arg):
                 out += _unbundle(arg[1:], takes_value)
             else:
                 out.append(arg)
+            value_next = _wants_value(arg, takes_value)
         return super().parse_args(ctx, out)
 
 
@@ -732,8 +738,7 @@ def info(files):
                 failed = True
                 continue
             try:
-                click.echo(text, file=out)  # as any text: a name that is not UTF-8 is escaped, not an error
-                out.flush()
+                _write_text(out, text + "\n")
             except OSError as exc:
                 if exc.errno == errno.EPIPE:
                     raise  # the reader has gone: leave quietly, as the other commands do
@@ -750,6 +755,26 @@ def info(files):
         sys.exit(EXIT_DATA)
     if failed:
         sys.exit(EXIT_DATA)
+
+
+def _write_text(out, text: str) -> None:
+    """text to out, flushed. A file name need not be valid in out's encoding
+    (under a strict UTF-8 locale a name with byte 0xff is not): it is then
+    written as the bytes it was, as ls shows it, or escaped."""
+    try:
+        out.write(text)
+    except UnicodeEncodeError:
+        encoding, buffer = getattr(out, "encoding", None) or "utf-8", getattr(out, "buffer", None)
+        try:
+            data = text.encode(encoding, "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode(encoding, "backslashreplace")
+        if buffer is None:
+            out.write(data.decode(encoding, "backslashreplace"))
+        else:
+            out.flush()
+            buffer.write(data)
+    out.flush()
 
 
 def _describe(f: BinaryIO, path: str) -> Tuple[str, Optional[str]]:

@@ -1,5 +1,6 @@
 """The command line, through click's test runner and through real processes."""
 
+import errno
 import io
 import os
 import random
@@ -899,13 +900,22 @@ def test_info_interrupted_exits_130(tmp_path):
     os.mkfifo(fifo)
     proc = subprocess.Popen(CLI + ["info", str(fifo)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    with open(fifo, "wb") as writer:  # returns once info has opened the pipe: it is past its imports
-        writer.write(statesmix.container.MAGIC)  # a stream's start, then nothing: info waits for the rest
-        writer.flush()
+    deadline = time.monotonic() + 60
+    while True:  # opens once info has opened the pipe: it is past its imports
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:  # ENXIO: no reader yet
+            assert exc.errno == errno.ENXIO and proc.poll() is None and time.monotonic() < deadline, exc
+            time.sleep(0.05)
+    try:
+        os.write(fd, statesmix.container.MAGIC)  # a stream's start, then nothing: info waits for the rest
         time.sleep(0.5)
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+    finally:
+        os.close(fd)
     err = proc.stderr.read().decode()
     assert proc.returncode == 130 and "interrupted" in err, err
 
@@ -933,8 +943,11 @@ def test_level_digits_inside_option_clusters_as_xz_and_zstd_read_them(tmp_path, 
     r = runner.invoke(main, ["compress", "-T1", "-c", str(src)])  # a value attached to its option is left alone
     assert r.exit_code == 0 and r.stdout_bytes[5] & 0x0F == 6, r.output
     monkeypatch.chdir(tmp_path)
-    r = runner.invoke(main, ["compress", "-l", "1", "-fo", "-9", str(src)])  # -9 is -o's value: a file named -9
-    assert r.exit_code == 0 and statesmix.decompress((tmp_path / "-9").read_bytes()) == b"clustered " * 30
+    for args, name in ((["-fo", "-9"], "-9"), (["-o", "-o", "-1"], "-o")):  # the value, even of an option's name
+        r = runner.invoke(main, ["compress", "-l", "2", *args, str(src)])
+        assert r.exit_code == 0, (args, r.output)
+        packed = (tmp_path / name).read_bytes()
+        assert packed[5] & 0x0F == (1 if args[-1] == "-1" else 2) and statesmix.decompress(packed) == b"clustered " * 30
     r = runner.invoke(main, ["compress", "-10", str(src)])
     assert r.exit_code == 2 and "10" in r.output and "No such option" not in r.output, r.output
 
@@ -973,5 +986,14 @@ def test_info_writes_as_any_text_output_does(tmp_path):
     assert "original size    150 bytes" in seen.getvalue()
     odd = os.fsencode(str(tmp_path)) + b"/\xff.smx"
     os.link(packed, odd)
-    proc = subprocess.run(CLI + ["info", odd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}  # as under en_US.UTF-8, not C.UTF-8
+    proc = subprocess.run(CLI + ["info", odd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=strict,
+                          timeout=60)
+    assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
+    assert odd in proc.stdout  # the name as the bytes it is
+    with open(tmp_path / "junk_then_stream", "wb") as f:
+        f.write(b"junk" + packed.read_bytes())
+    with open(tmp_path / "junk_then_stream", "rb", buffering=0) as f:  # read from where standard input stands
+        f.read(4)
+        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
