@@ -878,12 +878,12 @@ def test_info_refuses_standard_input_on_a_terminal_or_an_endless_device(tmp_path
     assert code == 1 and "compressed data not read from a terminal" in err, err
     with open("/dev/zero", "rb") as zero:
         proc = subprocess.run(CLI + ["info"], stdin=zero, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=60)
+                              timeout=60, cwd=tmp_path)
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "not a regular file" in err and "Traceback" not in err, err
     endless = subprocess.Popen(["yes"], stdout=subprocess.PIPE)  # a pipe that is no stream is not read whole
     proc = subprocess.run(CLI + ["info"], stdin=endless.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=60)
+                          timeout=60, cwd=tmp_path)
     endless.stdout.close()
     endless.kill()
     endless.wait()
@@ -891,7 +891,8 @@ def test_info_refuses_standard_input_on_a_terminal_or_an_endless_device(tmp_path
     packed = tmp_path / "p.smx"
     packed.write_bytes(statesmix.compress(b"described from standard input " * 10, level=1))
     with open(packed, "rb") as f:  # a file on standard input is read where needed, as a named one
-        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                              cwd=tmp_path)
     assert proc.returncode == 0 and b"original size    300 bytes" in proc.stdout, proc.stderr
 
 
@@ -899,7 +900,7 @@ def test_info_interrupted_exits_130(tmp_path):
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     proc = subprocess.Popen(CLI + ["info", str(fifo)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), cwd=tmp_path)
     deadline = time.monotonic() + 60
     while True:  # opens once info has opened the pipe: it is past its imports
         try:
@@ -924,11 +925,12 @@ def test_info_names_standard_output_when_it_cannot_be_written(tmp_path):
     packed = tmp_path / "p.smx"
     packed.write_bytes(statesmix.compress(b"nowhere to go " * 10, level=1))
     with open("/dev/full", "wb") as full:
-        proc = subprocess.run(CLI + ["info", str(packed)], stdout=full, stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run(CLI + ["info", str(packed)], stdout=full, stderr=subprocess.PIPE, timeout=60,
+                              cwd=tmp_path)
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "(stdout): No space left on device" in err, err
     proc = subprocess.run(CLI + ["info", str(packed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          preexec_fn=lambda: os.close(1), timeout=60)
+                          preexec_fn=lambda: os.close(1), timeout=60, cwd=tmp_path)
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "(stdout): Bad file descriptor" in err, err
 
@@ -988,12 +990,13 @@ def test_info_writes_as_any_text_output_does(tmp_path):
     os.link(packed, odd)
     strict = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}  # as under en_US.UTF-8, not C.UTF-8
     proc = subprocess.run(CLI + ["info", odd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=strict,
-                          timeout=60)
+                          timeout=60, cwd=tmp_path)
     assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
     assert odd in proc.stdout  # the name as the bytes it is
     with open(tmp_path / "junk_then_stream", "wb") as f:
         f.write(b"junk" + packed.read_bytes())
     with open(tmp_path / "junk_then_stream", "rb", buffering=0) as f:  # read from where standard input stands
         f.read(4)
-        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                              cwd=tmp_path)
     assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
