@@ -9,6 +9,7 @@ digest of all of them is pinned to each format version.
 """
 
 import hashlib
+import os
 
 import pytest
 
@@ -139,6 +140,11 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
 
     data = (text * 2)[:30_000]
     if version == 18:
+        from conftest import DATA
+
+        if not os.path.exists(DATA):  # conftest's generated text, not enwik8
+            pytest.skip("format 19's cap acts on zeros then enwik8; after the generated text both tables "
+                        "write the same blocks, so the relabelled file is caught only by its index")
         data = bytes(40_000) + data
     monkeypatch.setattr(container, "FORMAT_VERSION", version)
     monkeypatch.setattr(params, "LEVELS", levels_of_version(version))  # what that version's writer rebuilt
