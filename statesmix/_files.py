@@ -13,6 +13,17 @@ import tempfile
 from typing import BinaryIO, Callable, Iterator, Optional
 
 
+SUFFIX = ".smx"
+
+
+def without_suffix(path: str) -> Optional[str]:
+    """The name a decompressed path gets: path without its .smx; None if it
+    has none to remove, or only a bare ".smx" (also "dir/.smx")."""
+    if path.endswith(SUFFIX) and len(os.path.basename(path)) > len(SUFFIX):
+        return path[: -len(SUFFIX)]
+    return None
+
+
 def _error_about(exc: OSError, name: str) -> OSError:
     """exc again, of the same type, with name as the file it is about."""
     return type(exc)(exc.errno, exc.strerror or str(exc), name)

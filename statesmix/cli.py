@@ -35,12 +35,11 @@ from typing import Any, BinaryIO, Callable, Iterator, List, Optional, Tuple
 import click
 
 from . import api
-from ._files import OutputStream, is_stream_target, write_output
+from ._files import SUFFIX, OutputStream, is_stream_target, without_suffix, write_output
 from .container import MAGIC
 from .errors import StatesmixError
 from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
-SUFFIX = ".smx"
 READ_SIZE = 1 << 20
 EXIT_DATA = 1
 EXIT_USAGE = 2
@@ -281,8 +280,9 @@ def _is_terminal(stream: Any) -> bool:
 def _output_name(path: str, mode: str) -> Optional[str]:
     if mode == "compress":
         return path + SUFFIX
-    if path.endswith(SUFFIX) and len(os.path.basename(path)) > len(SUFFIX):  # not "dir/.smx"
-        return path[: -len(SUFFIX)]
+    name = without_suffix(path)
+    if name is not None:
+        return name
     _error(f"{path}: unknown suffix, expected {SUFFIX} (use -o or -c)")
     raise _Failed
 
@@ -489,7 +489,7 @@ def _one_file(path: str, opts: _Options) -> None:
         raise _Failed
     src, size = _open_input(path)
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
-    bar = _Progress(os.path.basename(path) if path != "-" else _shown(path), show, size)
+    bar = _Progress(os.path.basename(_shown(path)), show, size)
     start = time.monotonic()
     sizes = [0, 0]
 
@@ -737,12 +737,7 @@ def info(files):
                 _error(f"{_shown(path)}: {exc}")
                 failed = True
                 continue
-            try:
-                _write_text(out, text + "\n")
-            except OSError as exc:
-                if exc.errno == errno.EPIPE:
-                    raise  # the reader has gone: leave quietly, as the other commands do
-                raise OSError(exc.errno, exc.strerror, "(stdout)") from None
+            _write_text(out, text + "\n")  # its errors are standard output's: below
             if problem:  # what could be read is shown; the status says the file will not decode
                 _error(f"{_shown(path)}: {problem}")
                 failed = True
@@ -750,7 +745,7 @@ def info(files):
         _interrupted()
     except OSError as exc:  # standard output, which every later file would need too
         if exc.errno == errno.EPIPE:
-            raise
+            raise  # the reader has gone: leave quietly, as the other commands do
         _error(_os_error_line(exc, "(stdout)"))
         sys.exit(EXIT_DATA)
     if failed:
@@ -801,7 +796,7 @@ def _describe(f: BinaryIO, path: str) -> Tuple[str, Optional[str]]:
         return describe(read_at, size, name)
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):  # a pipe (-, /dev/stdin, <(...)) is read whole,
         head = f.read(len(MAGIC))                   # unless it does not even start as a stream
-        if head != MAGIC[: len(head)] or len(head) < len(MAGIC):
+        if head != MAGIC:
             return describe_bytes(head, name)
         return describe_bytes(head + f.read(), name)
     if os.isatty(f.fileno()):

@@ -23,7 +23,7 @@ import os
 from typing import Any, Callable, Iterable, List, Optional
 
 from . import api
-from ._files import write_output
+from ._files import without_suffix, write_output
 from ._parallel import JobQueue
 from .errors import ArgumentValueError
 
@@ -112,9 +112,9 @@ def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
     permissions and times; returns dst."""
     if dst is None:
-        if not src.endswith(".smx") or os.path.basename(src) == ".smx":  # "dir/.smx" names no output
+        dst = without_suffix(src)
+        if dst is None:
             raise ArgumentValueError(f"{src}: no .smx suffix to remove; give dst")
-        dst = src[: -len(".smx")]
 
     def write(f):
         for piece in decompress_chunks(client, _read(src), memory_limit=memory_limit):
