@@ -124,9 +124,10 @@ def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
         if bh is None:
             break
         block = BlockInfo(len(info.blocks), pos, 0, bh)
-        p, remaining, k = pos + bh.size, bh.raw_len, 0
+        p, k = pos + bh.size, 0
         complete = True
-        while remaining:
+        while block.raw_found < bh.raw_len:
+            remaining = bh.raw_len - block.raw_found
             head = _parse_at(read_at, p, lambda b: parse_frame_head(b, 0, bh, block.index, k, remaining), 32)
             if head is None or not read_at(p + head.total - 1, 1):  # the head, but not all its frame
                 complete = False
@@ -134,7 +135,6 @@ def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
             block.frames[head.kind] += 1
             block.tokens += head.n_tokens
             p += head.total
-            remaining -= head.raw_len
             block.raw_found += head.raw_len
             k += 1
         block.comp_size = p - pos
