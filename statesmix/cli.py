@@ -145,6 +145,27 @@ def _os_error_line(exc: OSError, path: str) -> str:
     return f"{exc.filename if exc.filename is not None else path}: {exc.strerror or exc}"
 
 
+@contextlib.contextmanager
+def _reported_as_failed(path: str, memory_hint: str = "") -> Iterator[None]:
+    """Turns what working on one file can raise into its one line, then
+    _Failed, so that the loop over files goes on to the next. A broken pipe
+    is not the file's: it goes up, and the command leaves as a pipeline
+    expects."""
+    try:
+        yield
+    except StatesmixError as exc:
+        _error(f"{_shown(path)}: {exc}")
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        _error(_os_error_line(exc, _shown(path)))
+    except MemoryError:  # as xz does: one line, no output file, go on
+        _error(f"{_shown(path)}: out of memory{memory_hint}")
+    else:
+        return
+    raise _Failed
+
+
 def _open_input(path: str) -> Tuple[BinaryIO, Optional[int]]:
     """The input stream and its size when known (a regular file)."""
     if path == "-":
@@ -403,22 +424,12 @@ def _run_files(files: List[str], opts: _Options) -> None:
                     _error(_EMPTY_NAME)
                     failed = True
                     continue
+                # out of memory, _write_output has removed the output file
+                hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
                 try:
-                    _one_file(path, opts)
+                    with _reported_as_failed(path, hint):
+                        _one_file(path, opts)
                 except _Failed:
-                    failed = True
-                except StatesmixError as exc:
-                    _error(f"{_shown(path)}: {exc}")
-                    failed = True
-                except OSError as exc:
-                    if exc.errno == errno.EPIPE:
-                        raise  # the reader has gone: click leaves quietly with status 1, as a pipeline expects
-                    _error(_os_error_line(exc, _shown(path)))
-                    failed = True
-                except MemoryError:
-                    # as xz does: one line, no output file (_write_output removed it), go on
-                    hint = " (a lower level or a smaller -B needs less)" if opts.mode == "compress" else ""
-                    _error(f"{_shown(path)}: out of memory{hint}")
                     failed = True
     except KeyboardInterrupt:
         _interrupted()
@@ -720,21 +731,13 @@ def info(files):
                 failed = True
                 continue
             try:
-                if path == "-":
-                    text, problem = _describe(_std_stream("stdin"), path)
-                else:
-                    with open(path, "rb") as f:
-                        text, problem = _describe(f, path)
-            except OSError as exc:
-                _error(_os_error_line(exc, _shown(path)))
-                failed = True
-                continue
-            except MemoryError:
-                _error(f"{_shown(path)}: out of memory (a pipe is read whole: give info the file instead)")
-                failed = True
-                continue
-            except StatesmixError as exc:
-                _error(f"{_shown(path)}: {exc}")
+                with _reported_as_failed(path, " (a pipe is read whole: give info the file instead)"):
+                    if path == "-":
+                        text, problem = _describe(_std_stream("stdin"), path)
+                    else:
+                        with open(path, "rb") as f:
+                            text, problem = _describe(f, path)
+            except _Failed:
                 failed = True
                 continue
             _write_text(out, text + "\n")  # its errors are standard output's: below
