@@ -146,13 +146,14 @@ def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
     return info
 
 
+def _reader_of(data: bytes) -> ReadAt:
+    """The ReadAt of a file held in memory."""
+    return lambda offset, n: data[offset : offset + n]
+
+
 def scan(data: bytes) -> StreamInfo:
     """The structure of the first stream in data."""
-
-    def read_at(offset: int, n: int) -> bytes:
-        return data[offset : offset + n]
-
-    return scan_stream(read_at, 0)
+    return scan_stream(_reader_of(data), 0)
 
 
 def scan_all(read_at: ReadAt, size: int) -> Tuple[List[StreamInfo], Optional[str]]:
@@ -239,4 +240,4 @@ def describe(read_at: ReadAt, size: int, name: str) -> Tuple[str, Optional[str]]
 
 def describe_bytes(data: bytes, name: str) -> Tuple[str, Optional[str]]:
     """describe() of a file held in memory (standard input, a pipe)."""
-    return describe(lambda offset, n: data[offset : offset + n], len(data), name)
+    return describe(_reader_of(data), len(data), name)
