@@ -51,6 +51,7 @@ class JobQueue:
     process and are not sent elsewhere."""
 
     shares_memory = True  # the jobs' memory adds up in this process
+    reports_frames = True  # the jobs call their local on_frame as they go
 
     def __init__(self, workers: int) -> None:
         self.workers = max(1, workers)

@@ -229,6 +229,9 @@ class Compressor:
 
     def _take(self) -> bytes:
         blob, entry = self._runner.pop(on_wait=self._progress.report)
+        if not self._runner.reports_frames:  # the block's frames were coded elsewhere: count it whole
+            header = parse_block_header(blob, 0, parse_stream_header(self._header), len(self._entries))
+            self._progress.on_frame(entry.raw_len, header.n_tokens, entry.comp_size - header.size)
         self._entries.append(entry)
         self._progress.report()
         return blob

@@ -327,18 +327,26 @@ class _Options:
     dask: Optional[str] = None  # scheduler address: blocks go to that cluster
     client: Any = None
 
+    def cluster_client(self) -> Any:
+        """The client of the --dask scheduler, connected when the first file
+        needs it: an input that is not there is reported at once, not after
+        the connection's timeout."""
+        if self.client is None:
+            self.client = _connect(self.dask)
+        return self.client
+
     def compressor(self, bar: "_Progress") -> api.Compressor:
-        if self.client is not None:
+        if self.dask:
             from .cluster import compressor
 
-            return compressor(self.client, self.level, block_size=self.block_size, progress=bar)
+            return compressor(self.cluster_client(), self.level, block_size=self.block_size, progress=bar)
         return api.Compressor(self.level, block_size=self.block_size, threads=self.threads, progress=bar)
 
     def decode(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        if self.client is not None:
+        if self.dask:
             from .cluster import decompress_chunks
 
-            return decompress_chunks(self.client, chunks, memory_limit=self.memory_limit)
+            return decompress_chunks(self.cluster_client(), chunks, memory_limit=self.memory_limit)
         return api.decompress_chunks(chunks, threads=self.threads, memory_limit=self.memory_limit)
 
 
@@ -351,6 +359,9 @@ def _connect(address: str):
         sys.exit(EXIT_USAGE)
     try:
         return Client(address, timeout="30s")
+    except ValueError as exc:  # distributed's word for an address it cannot parse
+        _error(f"invalid Dask scheduler address {address!r}: {exc}")
+        sys.exit(EXIT_USAGE)
     except (OSError, TimeoutError) as exc:
         _error(f"cannot reach the Dask scheduler at {address}: {exc}")
         sys.exit(EXIT_DATA)
@@ -415,8 +426,6 @@ def _run_files(files: List[str], opts: _Options) -> None:
         _error("-o/--output takes a single input file")
         sys.exit(EXIT_USAGE)
     failed = False
-    if opts.dask:
-        opts.client = _connect(opts.dask)
     try:
         with _termination_unwinds():
             for path in files:
@@ -499,6 +508,8 @@ def _one_file(path: str, opts: _Options) -> None:
         _error(refusal)
         raise _Failed
     src, size = _open_input(path)
+    if opts.dask:
+        opts.cluster_client()  # before any output is made; an input that is not there was named first
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
     bar = _Progress(os.path.basename(_shown(path)), show, size)
     start = time.monotonic()

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, List, Optional
 from . import api
 from ._files import without_suffix, write_output
 from ._parallel import JobQueue
-from .errors import ArgumentValueError
+from .errors import ArgumentTypeError, ArgumentValueError
 
 try:
     from distributed import Client, Future
@@ -35,11 +35,32 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 READ_SIZE = 1 << 20
 
 
+def _check_client(client) -> Client:
+    """client, if it is a distributed Client that can still take work:
+    checked before any block is read or sent, whatever the input's length."""
+    if not isinstance(client, Client):
+        raise ArgumentTypeError(f"client must be a dask.distributed Client, not {client!r}")
+    if client.status in ("closing", "closed"):
+        raise ArgumentValueError("client is closed")
+    return client
+
+
+def _check_in_flight(in_flight) -> Optional[int]:
+    if in_flight is None:
+        return None
+    if not api._is_int(in_flight):
+        raise ArgumentTypeError(f"in_flight must be a positive integer or None, not {in_flight!r}")
+    if in_flight < 1:
+        raise ArgumentValueError(f"in_flight must be at least 1, not {in_flight}")
+    return in_flight
+
+
 class DaskRunner(JobQueue):
     """Blocks on the workers of a Dask cluster, at most in_flight at a time
     (default: two per worker thread)."""
 
     shares_memory = False  # the blocks' models live on the workers
+    reports_frames = False  # a worker's frames are not seen here: progress counts whole blocks
 
     def __init__(self, client: Client, in_flight: Optional[int] = None) -> None:
         super().__init__(in_flight or 2 * sum(client.nthreads().values()))
@@ -54,7 +75,10 @@ class DaskRunner(JobQueue):
 
 def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None,
                in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> api.Compressor:
-    """An api.Compressor whose blocks are coded on the cluster."""
+    """An api.Compressor whose blocks are coded on the cluster. progress, if
+    given, is called as the blocks come back."""
+    _check_client(client)
+    _check_in_flight(in_flight)
     c = api.Compressor(level, block_size=block_size, threads=1, progress=progress)
     c._make_runner = lambda: DaskRunner(client, in_flight)
     return c
@@ -63,6 +87,8 @@ def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Op
 def decompress_chunks(client: Client, chunks: Iterable[bytes], *, memory_limit: Optional[int] = None,
                       in_flight: Optional[int] = None) -> Iterable[bytes]:
     """api.decompress_chunks, with the blocks decoded on the cluster."""
+    _check_client(client)
+    _check_in_flight(in_flight)
     api.check_memory_limit(memory_limit)
 
     def new() -> api.Decompressor:
@@ -95,8 +121,8 @@ def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level:
                   block_size: Optional[int] = None) -> str:
     """Compresses src into dst (default src + ".smx"), which takes src's
     permissions and times as the command line's output does; returns dst."""
-    dst = dst or src + ".smx"
     c = compressor(client, level, block_size=block_size)
+    dst = dst or src + ".smx"
 
     def write(f):
         for chunk in _read(src):
@@ -111,6 +137,8 @@ def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
                     memory_limit: Optional[int] = None) -> str:
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
     permissions and times; returns dst."""
+    _check_client(client)
+    api.check_memory_limit(memory_limit)
     if dst is None:
         dst = without_suffix(src)
         if dst is None:

@@ -96,10 +96,80 @@ def test_waiting_in_short_slices_on_a_dask_future(client, monkeypatch):
     assert len(slices) > 10  # it did wait in slices, calling back between them
 
 
-def test_a_bare_suffix_has_no_name_to_give_the_output(tmp_path):
+def test_a_bare_suffix_has_no_name_to_give_the_output(client, tmp_path):
     # "dir/.smx" would have been decompressed into "dir/", as the CLI once did
     from statesmix.errors import ArgumentValueError
 
     for src in (".smx", str(tmp_path / ".smx")):
         with pytest.raises(ArgumentValueError, match="no .smx suffix"):
-            cluster.decompress_file(None, src)
+            cluster.decompress_file(client, src)
+
+
+def test_progress_counts_the_blocks_that_come_back(client, data):
+    # the frames are coded on the workers, whose on_frame calls never reach
+    # this process: the blocks are counted as they return
+    calls, local_calls = [], []
+    z = cluster.compressor(client, 1, block_size=8192, progress=lambda *a: calls.append(a))
+    packed = z.compress(data) + z.flush()
+    local = statesmix.Compressor(1, block_size=8192, threads=1, progress=lambda *a: local_calls.append(a))
+    assert packed == local.compress(data) + local.flush()
+    assert calls[-1] == local_calls[-1]  # the same totals as the frames' own counts
+    assert calls[-1][:2] == (len(data), None) and z.tokens == local.tokens > 0
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+
+
+@pytest.mark.parametrize("bad", ["tcp://127.0.0.1:1", None, object()])
+def test_a_client_that_is_not_one_is_refused_before_any_work(bad, data, tmp_path):
+    from statesmix.errors import ArgumentTypeError
+
+    src = tmp_path / "in.txt"
+    src.write_bytes(data)
+    for call in (lambda: cluster.compress(bad, b"", 1), lambda: cluster.compress(bad, data, 1, block_size=8192),
+                 lambda: cluster.compressor(bad, 1), lambda: cluster.decompress(bad, statesmix.compress(b"abc")),
+                 lambda: cluster.compress_file(bad, str(src)),
+                 lambda: cluster.decompress_file(bad, str(src) + ".smx")):
+        with pytest.raises(ArgumentTypeError, match="Client"):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_a_closed_client_is_refused(client, data):
+    from statesmix.errors import ArgumentValueError
+
+    other = distributed.Client(client.scheduler.address)
+    other.close()
+    with pytest.raises(ArgumentValueError, match="closed"):
+        cluster.compress(other, b"", 1)
+    with pytest.raises(ArgumentValueError, match="closed"):
+        cluster.decompress(other, statesmix.compress(data[:100], level=1))
+
+
+def test_in_flight_is_checked_when_asked_for(client):
+    from statesmix.errors import ArgumentTypeError, ArgumentValueError
+
+    for bad, error in (("2", ArgumentTypeError), (True, ArgumentTypeError), (2.0, ArgumentTypeError),
+                       (0, ArgumentValueError), (-5, ArgumentValueError)):
+        with pytest.raises(error, match="in_flight"):
+            cluster.compressor(client, 1, in_flight=bad)
+        with pytest.raises(error, match="in_flight"):
+            cluster.decompress_chunks(client, [], in_flight=bad)
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://host:notaport"])
+def test_cli_a_malformed_address_is_a_usage_error(address, data, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_bytes(data[:1000])
+    r = subprocess.run([sys.executable, "-m", "statesmix.cli", "compress", "-l", "1", "--dask", address, str(src)],
+                       capture_output=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.decode().splitlines() == [
+        f"statesmix: invalid Dask scheduler address {address!r}: " + r.stderr.decode().split(": ", 2)[2].rstrip()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_cli_a_missing_input_is_named_before_the_scheduler_is_tried(tmp_path):
+    # nothing listens at port 1: connecting would wait for its 30 s timeout
+    r = subprocess.run([sys.executable, "-m", "statesmix.cli", "compress", "--dask", "tcp://127.0.0.1:1",
+                        str(tmp_path / "missing.txt")], capture_output=True, cwd=tmp_path, timeout=25)
+    assert r.returncode == 1
+    assert r.stderr.decode().strip() == f"statesmix: {tmp_path / 'missing.txt'}: No such file or directory"
