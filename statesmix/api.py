@@ -150,6 +150,31 @@ def _abandoned_with(owner: object, runner: JobQueue) -> JobQueue:
     return runner
 
 
+def _one_call_at_a_time(method):
+    """What lzma's compressor and decompressor objects do with their lock:
+    calls on one object from several threads run one after the other, never
+    interleaved (two compress() calls at once would hand one block to both
+    and lose the next). The lock is taken by a with statement, whose C-level
+    enter and exit leave no moment where an exception (Ctrl-C) could hold it
+    for ever. A call made from inside a call on the same thread (a progress
+    callback that feeds its own compressor) is refused: waiting for itself,
+    it would never return."""
+
+    @functools.wraps(method)
+    def one_at_a_time(self, *args, **kwargs):
+        me = threading.get_ident()
+        if self._call_owner == me:
+            raise RuntimeError(f"{method.__name__}() called from inside another call on the same object")
+        with self._call_lock:
+            try:
+                self._call_owner = me
+                return method(self, *args, **kwargs)
+            finally:
+                self._call_owner = None
+
+    return one_at_a_time
+
+
 # -- compression -----------------------------------------------------------------
 class _Progress:
     """Counts what the blocks' frames have done; reported from the waiting thread."""
@@ -192,6 +217,7 @@ class Compressor:
 
     def _init_state(self, progress: Optional[ProgressFn], total: Optional[int],
                     overrides: Optional[dict]) -> None:
+        self._call_lock, self._call_owner = threading.Lock(), None
         self._pending = bytearray()
         self._runner: Optional[JobQueue] = None
         self._entries: List[IndexEntry] = []
@@ -258,11 +284,12 @@ class Compressor:
         if self._runner is not None:
             self._runner.close()
 
+    @_one_call_at_a_time
     def compress(self, data) -> bytes:
+        view = _as_view(data)
         if self._finished:
             raise ArgumentValueError("compressor has already been flushed")
         self._check_usable()
-        view = _as_view(data)
         try:
             return self._compress(view)
         except BaseException as exc:
@@ -285,7 +312,11 @@ class Compressor:
         parts += self._ready()
         return self._emit(parts)
 
+    @_one_call_at_a_time
     def flush(self) -> bytes:
+        return self._flush()
+
+    def _flush(self) -> bytes:
         if self._finished:
             raise ArgumentValueError("repeated call to flush(): the compressor has already been flushed")
         self._check_usable()
@@ -319,7 +350,7 @@ class Compressor:
         except BaseException as exc:
             self._fail(exc)
             raise
-        return self._emit(parts) + self.flush()
+        return self._emit(parts) + self._flush()
 
 
 def compress(data, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional[int] = None, threads: int = 0,
@@ -366,6 +397,7 @@ class Decompressor:
     def __init__(self, *, threads: int = 0, memory_limit: Optional[int] = None) -> None:
         self._threads = check_threads(threads)
         self._memory_limit = check_memory_limit(memory_limit)
+        self._call_lock, self._call_owner = threading.Lock(), None
         self._buf = bytearray()
         self._stream: Optional[StreamHeader] = None
         self._entries: List[IndexEntry] = []
@@ -409,15 +441,21 @@ class Decompressor:
 
     @property
     def needs_input(self) -> bool:
-        """As lzma's, an attribute that never raises: True after a failure."""
+        """As lzma's, an attribute that never raises: True after a failure.
+        While another thread is in decompress(), False: that call may leave
+        output, and the buffers it is changing are not read meanwhile."""
         if self._failed:
             return True
-        if self._eof or self._out:
+        if self._eof or self._out or self._call_lock.locked():
             return False
         try:
             return not self._can_step()
         except StatesmixError:
             return False  # a step is due: the one that reports the error
+        except Exception:
+            if self._call_lock.locked():  # a call began on another thread and changed what was read
+                return False
+            raise
 
     @property
     def _parallel(self) -> bool:
@@ -429,6 +467,7 @@ class Decompressor:
     def _block_index(self) -> int:
         return self._first_block + len(self._entries) + (self._runner.pending if self._parallel and self._runner else 0)
 
+    @_one_call_at_a_time
     def decompress(self, data, max_length: int = -1) -> bytes:
         """Decompresses data, returning at most max_length bytes (all if negative)."""
         try:  # any integer-like object, as lzma takes

@@ -340,7 +340,12 @@ class StatesmixFile(io.BufferedIOBase):
     def write(self, data) -> int:
         self._check("wb")
         view = _as_view(data)
-        self._fp.write(self._compressor.compress(view))
+        # read once: close() on another thread may clear them meanwhile (its
+        # flush then waits for this compress, and a write after it is refused)
+        fp, compressor = self._fp, self._compressor
+        if fp is None or compressor is None:
+            raise ValueError("I/O operation on closed file")
+        fp.write(compressor.compress(view))
         self._written += view.nbytes
         return view.nbytes
 
