@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import IO, Dict, List, Optional, Sequence, Tuple
 
 from . import corpus
 from .corpus import find_enwik8
@@ -97,6 +97,7 @@ class Result:
 
 
 _GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+_STDERR_TAIL = 4096  # bytes at the end of a failed child's stderr that are read for its message
 
 
 def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None,
@@ -110,7 +111,10 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
     work directory), so a source checkout in the caller's directory cannot
     shadow the installed package. The child runs in its own session, so
     that a child still running after timeout seconds can be killed with
-    everything it started (RuntimeError says so); Ctrl-C kills it too.
+    everything it started (RuntimeError says so); Ctrl-C kills it too. Its
+    stderr goes to a temporary file, not a pipe, so a child that writes more
+    than a pipe holds never waits for a reader; a failure's RuntimeError
+    quotes the file's end.
     """
     report = None
     cmd = list(argv)
@@ -118,10 +122,11 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
         fd, report = tempfile.mkstemp(prefix="smx-time-")
         os.close(fd)
         cmd = [_GNU_TIME, "-f", "%M", "-o", report] + cmd
+    stderr = tempfile.TemporaryFile(prefix="smx-stderr-")
     try:
         start = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True)
+                                stderr=stderr, env=env, cwd=cwd, start_new_session=True)
         expired = threading.Event()
 
         def kill() -> None:
@@ -144,15 +149,12 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
             if timer:
                 timer.cancel()
         wall = time.monotonic() - start
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        if proc.stderr:
-            proc.stderr.close()
         code = os.waitstatus_to_exitcode(status)
         proc.returncode = code
         if expired.is_set():
             raise RuntimeError(f"timed out after {timeout:g} s")
         if code != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed with status {code}: {err.strip()[:500]}")
+            raise RuntimeError(f"{' '.join(argv)} failed with status {code}: {_last_words(stderr)[:500]}")
         peak = usage.ru_maxrss
         if report:
             with open(report) as f:
@@ -161,8 +163,16 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
                 peak = int(lines[-1])
         return Measured(wall, peak)
     finally:
+        stderr.close()
         if report:
             os.unlink(report)
+
+
+def _last_words(stderr: IO[bytes]) -> str:
+    """The end of a child's stderr file (at most _STDERR_TAIL bytes), stripped."""
+    size = stderr.seek(0, os.SEEK_END)
+    stderr.seek(max(0, size - _STDERR_TAIL))
+    return stderr.read().decode(errors="replace").strip()
 
 
 def _fill(argv: Sequence[str], src: str, dst: str) -> List[str]:

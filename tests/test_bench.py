@@ -277,3 +277,18 @@ def test_ablation_table_sets_the_last_rows_against_the_level():
             Row("no-ngrams", "no n-grams", 955, 10, 1.0, True)]
     changes = [line.split("|")[5].strip() for line in table(rows, 8_000).splitlines()[2:]]
     assert changes == ["", "-10.00%", "+11.11%", "+5.00%"]
+
+
+def test_a_compressor_that_writes_much_to_stderr_is_not_held_up(tmp_path, capsys, text):
+    """More on stderr than a pipe holds (64 KB) neither blocks the child nor
+    counts against it: the row is measured, well within the time limit."""
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    code = benchmark.main(["--data", str(data), "--sizes", "all", "-l", "1", "--no-baselines", "--timeout", "5",
+                           "--out", str(tmp_path / "r"), "--extra",
+                           "chatty=yes 'progress: still going' | head -c 200000 >&2; cat {in} > {out}",
+                           "cat {in} > {out}"])
+    table = capsys.readouterr().out
+    assert code == 0, table
+    row = next(line for line in table.splitlines() if line.startswith("| 1,000 | chatty |"))
+    assert row.endswith("| ok |")
