@@ -97,7 +97,10 @@ class Result:
 
 
 _GNU_TIME = shutil.which("time") if os.path.exists("/usr/bin/time") else None
-_STDERR_TAIL = 4096  # bytes at the end of a failed child's stderr that are read for its message
+# A failed child's message: its command's first _COMMAND_CHARS characters and
+# its stderr's last _STDERR_TAIL bytes, where a program says why it stopped.
+_COMMAND_CHARS = 200
+_STDERR_TAIL = 300
 
 
 def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[str] = None,
@@ -114,7 +117,7 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
     everything it started (RuntimeError says so); Ctrl-C kills it too. Its
     stderr goes to a temporary file, not a pipe, so a child that writes more
     than a pipe holds never waits for a reader; a failure's RuntimeError
-    quotes the file's end.
+    quotes the file's end, the reason.
     """
     report = None
     cmd = list(argv)
@@ -154,7 +157,10 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
         if expired.is_set():
             raise RuntimeError(f"timed out after {timeout:g} s")
         if code != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed with status {code}: {_last_words(stderr)[:500]}")
+            command = " ".join(argv)
+            if len(command) > _COMMAND_CHARS:
+                command = command[:_COMMAND_CHARS] + "..."
+            raise RuntimeError(f"{command} failed with status {code}: {_last_words(stderr)}")
         peak = usage.ru_maxrss
         if report:
             with open(report) as f:
@@ -169,10 +175,12 @@ def run_measured(argv: Sequence[str], env: Optional[dict] = None, cwd: Optional[
 
 
 def _last_words(stderr: IO[bytes]) -> str:
-    """The end of a child's stderr file (at most _STDERR_TAIL bytes), stripped."""
+    """The end of a child's stderr file (its last _STDERR_TAIL bytes, after
+    "..." when it holds more), stripped."""
     size = stderr.seek(0, os.SEEK_END)
     stderr.seek(max(0, size - _STDERR_TAIL))
-    return stderr.read().decode(errors="replace").strip()
+    said = stderr.read().decode(errors="replace").strip()
+    return "..." + said if size > _STDERR_TAIL else said
 
 
 def _fill(argv: Sequence[str], src: str, dst: str) -> List[str]:
@@ -268,7 +276,7 @@ def measure(tool: Tool, src: str, work: str, runs: int, timeout: Optional[float]
         return Result(compressor=tool.name, input_bytes=raw, bytes=0, bpb=0.0, compress_s=0.0,
                       decompress_s=0.0, kb_per_s=0.0, decompress_kb_per_s=0.0, compress_peak_mb=0.0,
                       decompress_peak_mb=0.0, roundtrip=False, runs=runs, level=tool.level,
-                      threads=tool.threads, input=label, error=str(exc)[:300])
+                      threads=tool.threads, input=label, error=str(exc))
     size = os.path.getsize(packed)
     with open(src, "rb") as a, open(back, "rb") as b:
         ok = a.read() == b.read()
@@ -402,9 +410,15 @@ def _ratio(n: int, ref: Optional[int]) -> str:
     return f"{n / ref:.3f}" if ref else "-"
 
 
+def _cell(text: str) -> str:
+    """text as one Markdown table cell: its lines joined by " / ", its pipes escaped."""
+    return " / ".join(line.strip() for line in text.splitlines() if line.strip()).replace("|", "\\|")
+
+
 def table_row(r: Result, refs: Dict[str, int]) -> str:
     if r.error:
-        return f"| {r.input} | {r.compressor} | - | - | - | - | - | - | - | - | - | {r.runs} | FAILED: {r.error} |"
+        return (f"| {r.input} | {r.compressor} | - | - | - | - | - | - | - | - | - | {r.runs} "
+                f"| FAILED: {_cell(r.error)} |")
     tps = f"{r.tokens_per_s:,.0f}" if r.tokens_per_s else "-"
     peak = max(r.compress_peak_mb, r.decompress_peak_mb)
     return (f"| {r.input} | {r.compressor} | {r.bytes:,} | {r.bpb:.3f} | {_ratio(r.bytes, refs.get('xz -9e'))} | "

@@ -292,3 +292,25 @@ def test_a_compressor_that_writes_much_to_stderr_is_not_held_up(tmp_path, capsys
     assert code == 0, table
     row = next(line for line in table.splitlines() if line.startswith("| 1,000 | chatty |"))
     assert row.endswith("| ok |")
+
+
+def test_a_failed_row_keeps_the_reason_on_one_line(tmp_path, capsys, text):
+    """The end of a failing child's stderr is what says why: the FAILED row
+    keeps it, on one line, with the pipes in the command escaped."""
+    import re
+
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    code = benchmark.main(["--data", str(data), "--sizes", "all", "-l", "1", "--no-baselines",
+                           "--out", str(tmp_path / "r"), "--extra",
+                           "broken=seq 3000 | sed 's/^/warning: line /' >&2; echo 'cannot map the input' >&2; exit 3",
+                           "cat {in} > {out}"])
+    assert code == 1
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| 1,000 | broken |"))
+    assert "FAILED: sh -c seq 3000 \\| sed" in row and "failed with status 3" in row
+    assert row.endswith("warning: line 3000 / cannot map the input |")
+    assert len(re.split(r"(?<!\\)\|", row)) == len(re.split(r"(?<!\\)\|", benchmark.TABLE_HEAD.splitlines()[0]))
+    report = json.loads((tmp_path / "r" / "results.json").read_text())
+    error = next(r["error"] for r in report["results"] if r["compressor"] == "broken")
+    assert error.endswith("warning: line 3000\ncannot map the input")
