@@ -271,7 +271,9 @@ def measure(tool: Tool, src: str, work: str, runs: int, timeout: Optional[float]
                 if os.path.exists(p):
                     os.unlink(p)
             comps.append(run_measured(_fill(tool.compress, src, packed), cwd=work, timeout=timeout))
+            _check_wrote(packed, "compression")
             decomps.append(run_measured(_fill(tool.decompress, packed, back), cwd=work, timeout=timeout))
+            _check_wrote(back, "decompression")
     except RuntimeError as exc:
         return Result(compressor=tool.name, input_bytes=raw, bytes=0, bpb=0.0, compress_s=0.0,
                       decompress_s=0.0, kb_per_s=0.0, decompress_kb_per_s=0.0, compress_peak_mb=0.0,
@@ -300,6 +302,12 @@ def measure(tool: Tool, src: str, work: str, runs: int, timeout: Optional[float]
         r.tokens_per_s = r.tokens / c_wall
         r.decode_tokens_per_s = r.tokens / d_wall
     return r
+
+
+def _check_wrote(path: str, what: str) -> None:
+    """RuntimeError, as for a failed child, when a step that exited 0 left no output file."""
+    if not os.path.isfile(path):
+        raise RuntimeError(f"the {what} command exited 0 but wrote no output ({{out}}: {path})")
 
 
 def find_data(explicit: Optional[str]) -> str:

@@ -314,3 +314,23 @@ def test_a_failed_row_keeps_the_reason_on_one_line(tmp_path, capsys, text):
     report = json.loads((tmp_path / "r" / "results.json").read_text())
     error = next(r["error"] for r in report["results"] if r["compressor"] == "broken")
     assert error.endswith("warning: line 3000\ncannot map the input")
+
+
+def test_a_compressor_that_writes_nothing_fails_its_row_only(tmp_path, capsys, text):
+    """A command that exits 0 without writing {out} is a FAILED row that says
+    so; the other rows are measured, the JSON is written, the status is 1."""
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    out = tmp_path / "r"
+    code = benchmark.main(["--data", str(data), "--sizes", "all", "-l", "1", "--no-baselines", "--out", str(out),
+                           "--extra", "lazy=true", "cat {in} > {out}",
+                           "--extra", "lazyback=cat {in} > {out}", "true"])
+    assert code == 1
+    table = capsys.readouterr().out
+    for name, step in (("lazy", "compression"), ("lazyback", "decompression")):
+        row = next(line for line in table.splitlines() if line.startswith(f"| 1,000 | {name} |"))
+        assert f"FAILED: the {step} command exited 0 but wrote no output" in row
+    assert "| 1,000 | statesmix -1 |" in table
+    rows = json.loads((out / "results.json").read_text())["results"]
+    assert [(r["compressor"], r["error"] is None) for r in rows] == [
+        ("lazy", False), ("lazyback", False), ("statesmix -1", True)]
