@@ -586,6 +586,17 @@ def chart(results: List[Result], path: str) -> bool:
     return True
 
 
+def _unwritable(directory: str) -> Optional[str]:
+    """Why no file can be written in directory (made when missing), or None."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--ablation" in argv:  # a separate study with its own options (statesmix/ablation.py)
@@ -625,6 +636,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--ablation", action="store_true",
                     help="instead, measure what each model component adds (see --ablation --help)")
     args = ap.parse_args(argv)
+    unwritable = _unwritable(args.out)
+    if unwritable:  # found now, not after hours of measuring
+        ap.exit(2, f"{ap.prog}: error: cannot write the results to {args.out}: {unwritable}\n")
 
     sets = [s for s in (args.set or "").split(",") if s]
     sets = list(corpus.SETS) if sets == ["all"] else sets

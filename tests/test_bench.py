@@ -334,3 +334,18 @@ def test_a_compressor_that_writes_nothing_fails_its_row_only(tmp_path, capsys, t
     rows = json.loads((out / "results.json").read_text())["results"]
     assert [(r["compressor"], r["error"] is None) for r in rows] == [
         ("lazy", False), ("lazyback", False), ("statesmix -1", True)]
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "proc"])
+def test_an_unwritable_out_is_refused_before_measuring(tmp_path, capsys, text, where):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    (tmp_path / "a_file").write_bytes(b"")
+    out = str(tmp_path / "a_file" / "results") if where == "under_a_file" else "/proc/no_such_dir"
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--data", str(data), "--sizes", "all", "-l", "1", "--no-baselines", "--out", out])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [captured.err.strip()]  # one line
+    assert captured.err.startswith(f"statesmix bench: error: cannot write the results to {out}: ")
+    assert captured.out == ""  # nothing measured
