@@ -41,16 +41,17 @@ import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import IO, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import corpus
+from .api import MAX_THREADS
 from .corpus import find_enwik8
-from .params import DEFAULT_LEVEL
+from .params import DEFAULT_LEVEL, MAX_LEVEL, MIN_LEVEL
 
 DEFAULT_DATA_NAME = corpus.ENWIK8_NAME
 DEFAULT_SIZES = (1_000_000, 3_000_000, None)  # None = the whole file
 LARGE_SIZES = (10_000_000, 100_000_000)
-DEFAULT_LEVELS = tuple(range(1, 10))  # every level; a full default run takes hours
+DEFAULT_LEVELS = tuple(range(MIN_LEVEL, MAX_LEVEL + 1))  # every level; a full default run takes hours
 FAST_RUNS = 3
 REFERENCES = ("xz -9e", "zpaq -m5")  # every row is also given as a ratio to these
 
@@ -338,13 +339,82 @@ def prefix_file(data: str, size: Optional[int], work: str) -> str:
     return out
 
 
-def choose_sizes(spec: Optional[str], data: str) -> List[int]:
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    n = _integer(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def level_number(text: str) -> int:
+    """argparse type: a statesmix level."""
+    n = _integer(text)
+    if not MIN_LEVEL <= n <= MAX_LEVEL:
+        raise argparse.ArgumentTypeError(f"a level is from {MIN_LEVEL} to {MAX_LEVEL}, not {n}")
+    return n
+
+
+def thread_count(text: str) -> int:
+    """argparse type: statesmix's -T, 0 for all cores."""
+    n = _integer(text)
+    if not 0 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"threads are from 0 (all cores) to {MAX_THREADS}, not {n}")
+    return n
+
+
+def seconds_limit(text: str) -> float:
+    """argparse type: a time limit, a finite number of seconds above 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"a time limit is a number of seconds above 0, not {text!r}")
+    return seconds
+
+
+def parse_levels(spec: str) -> List[int]:
+    """argparse type of --levels: comma-separated levels, or 'all'."""
+    if spec.strip().lower() == "all":
+        return list(DEFAULT_LEVELS)
+    return [level_number(x.strip()) for x in spec.split(",")]
+
+
+def parse_sizes(spec: str) -> List[Optional[int]]:
+    """argparse type of --sizes: comma-separated byte counts (1e6 will do),
+    'all' for the whole file (None)."""
+    sizes: List[Optional[int]] = []
+    for s in spec.split(","):
+        s = s.strip().lower()
+        if s in ("all", "full"):
+            sizes.append(None)
+            continue
+        try:
+            n = float(s)
+        except ValueError:
+            n = math.nan
+        if not (n >= 1 and n.is_integer()):
+            raise argparse.ArgumentTypeError(f"a size is a whole number of bytes above 0 or 'all', not {s!r}")
+        sizes.append(int(s) if s.isdigit() else int(n))
+    return sizes
+
+
+def choose_sizes(spec: Union[None, str, Sequence[Optional[int]]], data: str) -> List[int]:
+    """The prefix sizes to measure: spec's (a --sizes string or what
+    parse_sizes made of one), else the defaults for data's size."""
     full = os.path.getsize(data)
     if spec:
         sizes = []
-        for s in spec.split(","):
-            s = s.strip().lower()
-            n = full if s in ("all", "full") else int(float(s))
+        for n in parse_sizes(spec) if isinstance(spec, str) else spec:
+            n = full if n is None else n
             if n > full:
                 raise SystemExit(f"statesmix bench: {data} has {full:,} bytes, fewer than {n:,}")
             sizes.append(n)
@@ -607,45 +677,60 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="statesmix bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help=f"the enwik8 file (default: ../shared/data/{DEFAULT_DATA_NAME})")
-    ap.add_argument("--sizes", help="comma-separated prefix sizes in bytes, 'all' for the whole "
-                    "file (default: 1000000,3000000,all; plus 10 MB and 100 MB for a full enwik8)")
+    ap.add_argument("--sizes", type=parse_sizes, help="without a set: comma-separated prefix sizes in bytes, "
+                    "'all' for the whole file (default: 1000000,3000000,all; plus 10 MB and 100 MB for a "
+                    "full enwik8)")
     ap.add_argument("--set", help="measure the files of benchmark sets instead of enwik8 prefixes: "
                     f"comma-separated, from {', '.join(corpus.SETS)}, or all (statesmix/corpus.py)")
     ap.add_argument("--corpus", action="store_true", help="the same as --set mixed")
     ap.add_argument("--shapes", action="store_true", help="the same as --set shapes")
     ap.add_argument("--small", action="store_true", help="the same as --set small")
     ap.add_argument("--only", help="with a set: only files whose name contains one of these "
-                    "comma-separated parts")
-    ap.add_argument("--max-bytes", type=int, help="with a set: only the first N bytes of each file "
+                    "comma-separated parts (each must match a file)")
+    ap.add_argument("--max-bytes", type=positive_int, help="with a set: only the first N bytes of each file "
                     "(a quick check of the harness)")
     ap.add_argument("--corpus-dir", help="with a set: where its files are written and kept "
                     "(default: a temporary directory)")
-    ap.add_argument("-l", "--levels", help="comma-separated statesmix levels, or 'all' "
-                    f"(default: all, 1-9, on enwik8; {DEFAULT_LEVEL}, the default level, on a set)")
-    ap.add_argument("-T", "--threads", type=int, default=0, help="statesmix threads (0 = all cores)")
-    ap.add_argument("--runs", type=int, default=FAST_RUNS, help="runs of each fast tool; the median is kept")
-    ap.add_argument("--timeout", type=float, help="seconds after which a compression or decompression "
-                    "is killed and reported as failed (default: none)")
+    ap.add_argument("-l", "--levels", type=parse_levels, help="comma-separated statesmix levels, or 'all' "
+                    f"(default: all, {MIN_LEVEL}-{MAX_LEVEL}, on enwik8; {DEFAULT_LEVEL}, the default level, "
+                    "on a set)")
+    ap.add_argument("-T", "--threads", type=thread_count, default=0, help="statesmix threads (0 = all cores)")
+    ap.add_argument("--runs", type=positive_int, default=FAST_RUNS,
+                    help="runs of each fast tool; the median is kept")
+    ap.add_argument("--timeout", type=seconds_limit, help="seconds (more than 0) after which a compression "
+                    "or decompression is killed and reported as failed (default: no limit)")
     ap.add_argument("--no-baselines", action="store_true", help="measure statesmix only")
     ap.add_argument("--extra", nargs=2, action="append", default=[], metavar=("NAME=COMPRESS", "DECOMPRESS"),
                     help="another compressor, e.g. --extra 'lz4=lz4 -9 {in} {out}' 'lz4 -d {in} {out}'")
     ap.add_argument("--out", default="bench/results", help="directory for the JSON results and chart.png")
-    ap.add_argument("--also-threads", type=int, metavar="N",
+    ap.add_argument("--also-threads", type=thread_count, metavar="N",
                     help="also run every statesmix level with -T N, and report the speed-up of "
                          "-T THREADS over -T N and whether the outputs are identical")
     ap.add_argument("--ablation", action="store_true",
                     help="instead, measure what each model component adds (see --ablation --help)")
     args = ap.parse_args(argv)
-    unwritable = _unwritable(args.out)
-    if unwritable:  # found now, not after hours of measuring
-        ap.exit(2, f"{ap.prog}: error: cannot write the results to {args.out}: {unwritable}\n")
 
     sets = [s for s in (args.set or "").split(",") if s]
     sets = list(corpus.SETS) if sets == ["all"] else sets
     sets += [name for name, flag in (("mixed", args.corpus), ("shapes", args.shapes), ("small", args.small))
              if flag and name not in sets]
-    level_spec = args.levels or ("all" if not sets else str(DEFAULT_LEVEL))
-    levels = list(DEFAULT_LEVELS) if level_spec == "all" else [int(x) for x in level_spec.split(",")]
+    if sets:
+        if args.sizes:
+            ap.error("--sizes cuts enwik8 prefixes; with a set, --max-bytes cuts each file")
+        try:
+            chosen = corpus.entries(sets, args.only.split(",") if args.only else None)
+        except ValueError as exc:
+            ap.error(str(exc))
+    else:
+        set_only = [option for option, value in (("--only", args.only), ("--max-bytes", args.max_bytes),
+                                                 ("--corpus-dir", args.corpus_dir)) if value is not None]
+        if set_only:
+            ap.error(f"{', '.join(set_only)} only appl{'ies' if len(set_only) == 1 else 'y'} to a set "
+                     "(--set, --corpus, --shapes or --small)")
+    unwritable = _unwritable(args.out)
+    if unwritable:  # found now, not after hours of measuring
+        ap.exit(2, f"{ap.prog}: error: cannot write the results to {args.out}: {unwritable}\n")
+    levels = args.levels or ([DEFAULT_LEVEL] if sets else list(DEFAULT_LEVELS))
     tools = [] if args.no_baselines else baseline_tools(SET_BASELINES if sets else ENWIK8_BASELINES)
     tools += [parse_extra(spec, dec) for spec, dec in args.extra]
     tools += [statesmix_tool(level, args.threads) for level in levels]
@@ -657,7 +742,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="smx-bench-") as work:
         if sets:
             data = args.data or find_enwik8(DEFAULT_DATA_NAME)
-            chosen = corpus.entries(sets, args.only.split(",") if args.only else None)
             records = corpus.build(chosen, args.corpus_dir or os.path.join(work, "corpus"), data)
             inputs = [(r["name"], prefix_file(r["path"], args.max_bytes, work)) for r in records]
             report.update(sets=sets, max_bytes=args.max_bytes, enwik8=data,

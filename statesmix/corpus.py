@@ -640,15 +640,18 @@ _ORDER = {e.name: i for i, e in enumerate(MIXED + SHAPES + SMALL)}
 
 
 def entries(sets: Sequence[str], only: Optional[Sequence[str]] = None) -> List[Entry]:
-    """The entries of the named sets, optionally only those whose name contains one of only."""
-    out = []
-    for s in sets:
-        if s not in ALL:
-            raise SystemExit(f"unknown set {s!r}; the sets are {', '.join(SETS)}")
-        out += [e for e in ALL[s] if not only or any(o in e.name for o in only)]
-    if not out:
-        raise SystemExit(f"no file of {', '.join(sets)} matches {', '.join(only or [])}")
-    return out
+    """The entries of the named sets, optionally only those whose name
+    contains one of only; ValueError names an unknown set, or a part of only
+    that is in no file's name."""
+    unknown = [s for s in sets if s not in ALL]
+    if unknown:
+        raise ValueError(f"unknown set {', '.join(map(repr, unknown))}; the sets are {', '.join(SETS)}")
+    every = [e for s in sets for e in ALL[s]]
+    unmatched = [o for o in only or [] if not any(o in e.name for e in every)]
+    if unmatched:
+        raise ValueError(f"--only: no file of {', '.join(sets)} has {' or '.join(map(repr, unmatched))} in its "
+                         f"name; the files are {', '.join(e.name for e in every)}")
+    return [e for e in every if not only or any(o in e.name for o in only)]
 
 
 def build(chosen: Sequence[Entry], outdir: str, enwik8: Optional[str] = None,
@@ -702,7 +705,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--data", help=f"the enwik8 prefix (default: ../shared/data/{ENWIK8_NAME})")
     args = ap.parse_args(argv)
     sets = list(SETS) if args.set == "all" else args.set.split(",")
-    chosen = entries(sets, args.only.split(",") if args.only else None)
+    try:
+        chosen = entries(sets, args.only.split(",") if args.only else None)
+    except ValueError as exc:
+        ap.error(str(exc))
     records = build(chosen, args.outdir, args.data)
     print(table(records))
     return 0

@@ -3,6 +3,8 @@
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -349,3 +351,51 @@ def test_an_unwritable_out_is_refused_before_measuring(tmp_path, capsys, text, w
     assert captured.err.splitlines() == [captured.err.strip()]  # one line
     assert captured.err.startswith(f"statesmix bench: error: cannot write the results to {out}: ")
     assert captured.out == ""  # nothing measured
+
+
+BAD_ARGUMENTS = [
+    (["--sizes", "abc"], "argument --sizes: a size is a whole number of bytes above 0 or 'all', not 'abc'"),
+    (["--sizes", "-5"], "argument --sizes:"),
+    (["--sizes", "-1"], "argument --sizes:"),
+    (["--sizes", "0,all"], "argument --sizes:"),
+    (["-l", "abc"], "argument -l/--levels: not an integer: 'abc'"),
+    (["-l", "12"], "argument -l/--levels: a level is from 1 to 9, not 12"),
+    (["-l", "1,0"], "argument -l/--levels: a level is from 1 to 9, not 0"),
+    (["-T", "-2"], "argument -T/--threads: threads are from 0 (all cores)"),
+    (["--also-threads", "-1"], "argument --also-threads: threads are from 0 (all cores)"),
+    (["--timeout", "-1"], "argument --timeout: a time limit is a number of seconds above 0, not '-1'"),
+    (["--timeout", "0"], "argument --timeout: a time limit is a number of seconds above 0, not '0'"),
+    (["--runs", "0"], "argument --runs: must be at least 1, not 0"),
+    (["--only", "dashes"], "--only only applies to a set"),
+    (["--max-bytes", "100", "--corpus-dir", "files"], "--max-bytes, --corpus-dir only apply to a set"),
+    (["--shapes", "--max-bytes", "2000", "--only", "dashes,acgtt"],
+     "--only: no file of shapes has 'acgtt' in its name; the files are enwik8_1M, zeros_1M, dashes_1M"),
+    (["--shapes", "--max-bytes", "0"], "argument --max-bytes: must be at least 1, not 0"),
+    (["--shapes", "--max-bytes", "2000", "--sizes", "2000"], "--sizes cuts enwik8 prefixes"),
+    (["--set", "shapes,nope"], "unknown set 'nope'; the sets are mixed, shapes, small"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_are_usage_errors_before_anything_runs(tmp_path, capsys, text, args, message):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--data", str(data), "-l", "1", "--no-baselines", "--out", str(out), *args])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1].startswith(f"statesmix bench: error: {message}")
+    assert captured.out == "" and "[bench]" not in captured.err and not out.exists()
+
+
+def test_bench_command_reports_a_bad_size_as_a_usage_error(tmp_path, text):
+    data = tmp_path / "tiny"
+    data.write_bytes(text[:1000])
+    proc = subprocess.run([sys.executable, "-m", "statesmix.cli", "bench", "--data", str(data), "--sizes", "-5",
+                           "--no-baselines", "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines()[-1] == ("statesmix bench: error: argument --sizes: a size is a whole number "
+                                           "of bytes above 0 or 'all', not '-5'")
+    assert "Traceback" not in proc.stderr

@@ -103,3 +103,11 @@ def test_bench_scripts_write_and_tokenize_files(tmp_path):
     assert "| dashes_1M | 1,000,000 | 15,625 | 64.00 |" in out
     row = next(line for line in out.splitlines() if line.startswith("| random_300K |"))
     assert row.endswith("| ok |")
+
+
+def test_an_only_part_in_no_file_name_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no file of shapes has 'acgtt' in its name; the files are enwik8_1M, "):
+        corpus.entries(["shapes"], ["dashes", "acgtt"])
+    with pytest.raises(SystemExit) as stop:
+        corpus.main([str(tmp_path), "--set", "shapes", "--only", "dashes,acgtt"])
+    assert stop.value.code == 2 and not (tmp_path / "dashes_1M").exists()
