@@ -76,7 +76,9 @@ class Sources:
 
     def enwik8(self, n: int) -> bytes:
         path = self.enwik8_path or find_enwik8()
-        if not path or not os.path.isfile(path):
+        if self.enwik8_path and not os.path.isfile(path):
+            raise Unavailable(f"{path} is not a file")
+        if not path:
             raise Unavailable(f"the enwik8 prefix ({ENWIK8_NAME}) was not found; pass --data")
         with open(path, "rb") as f:
             blob = f.read(n)
@@ -704,6 +706,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--only", help="comma-separated parts of file names to keep")
     ap.add_argument("--data", help=f"the enwik8 prefix (default: ../shared/data/{ENWIK8_NAME})")
     args = ap.parse_args(argv)
+    if args.data and not os.path.isfile(args.data):
+        ap.exit(2, f"{ap.prog}: error: --data {args.data}: no such file\n")
     sets = list(SETS) if args.set == "all" else args.set.split(",")
     try:
         chosen = entries(sets, args.only.split(",") if args.only else None)

@@ -399,3 +399,16 @@ def test_bench_command_reports_a_bad_size_as_a_usage_error(tmp_path, text):
     assert proc.stderr.splitlines()[-1] == ("statesmix bench: error: argument --sizes: a size is a whole number "
                                            "of bytes above 0 or 'all', not '-5'")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_set_with_a_missing_data_file_is_an_error(tmp_path, capsys):
+    """--data given and absent is an error naming it, not a set whose
+    enwik8 files are skipped and whose empty tables say 'all ok'."""
+    missing = str(tmp_path / "nowhere" / "enwik8")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--shapes", "--only", "enwik8_1M", "--max-bytes", "2000", "-l", "1", "--no-baselines",
+                        "--data", missing, "--corpus-dir", str(tmp_path / "files"), "--out", str(tmp_path / "r")])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"statesmix bench: error: --data {missing}: no such file\n" and captured.out == ""
+    assert not (tmp_path / "r").exists() and not (tmp_path / "files").exists()

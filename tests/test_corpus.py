@@ -111,3 +111,19 @@ def test_an_only_part_in_no_file_name_is_refused(tmp_path):
     with pytest.raises(SystemExit) as stop:
         corpus.main([str(tmp_path), "--set", "shapes", "--only", "dashes,acgtt"])
     assert stop.value.code == 2 and not (tmp_path / "dashes_1M").exists()
+
+
+def test_bench_corpus_with_a_missing_data_file_is_an_error(tmp_path, capsys):
+    missing = str(tmp_path / "nowhere" / "enwik8")
+    with pytest.raises(SystemExit) as stop:
+        corpus.main([str(tmp_path / "out"), "--set", "small", "--only", "enwik8_00100", "--data", missing])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == f"python bench/corpus.py: error: --data {missing}: no such file\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_data_file_passed_is_named_in_the_note(tmp_path):
+    notes = []
+    src = corpus.Entry("needs_enwik8", "shapes", "-", lambda s: s.enwik8(10))
+    corpus.build([src], str(tmp_path), enwik8=str(tmp_path / "absent"), log=notes.append)
+    assert notes == [f"note: needs_enwik8 is skipped: {tmp_path / 'absent'} is not a file"]
