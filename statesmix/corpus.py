@@ -658,9 +658,9 @@ def entries(sets: Sequence[str], only: Optional[Sequence[str]] = None) -> List[E
 
 def build(chosen: Sequence[Entry], outdir: str, enwik8: Optional[str] = None,
           log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> List[dict]:
-    """Writes the chosen files to outdir (reusing a file whose manifest digest
-    still matches) and returns their manifest records; a file this machine
-    cannot make is skipped with a note."""
+    """Writes the chosen files to outdir (reusing a file whose bytes on disk
+    are already the generated ones) and returns their manifest records; a
+    file this machine cannot make is skipped with a note."""
     os.makedirs(outdir, exist_ok=True)
     manifest_path = os.path.join(outdir, MANIFEST)
     old = {}
@@ -677,8 +677,8 @@ def build(chosen: Sequence[Entry], outdir: str, enwik8: Optional[str] = None,
             log(f"note: {e.name} is skipped: {exc}")
             continue
         digest = hashlib.sha256(blob).hexdigest()
-        if not (os.path.exists(path) and old.get(e.name, {}).get("sha256") == digest
-                and os.path.getsize(path) == len(blob)):
+        if not (os.path.isfile(path) and os.path.getsize(path) == len(blob)
+                and hashlib.sha256(_read(path)).hexdigest() == digest):
             with open(path, "wb") as f:
                 f.write(blob)
         records.append({"name": e.name, "set": e.set, "bytes": len(blob), "sha256": digest,
