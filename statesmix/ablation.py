@@ -175,13 +175,15 @@ def ssm_worth(rows: List[Row]) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .benchmark import find_data
+    from .benchmark import find_data, level_number, positive_int, thread_count
 
     ap = argparse.ArgumentParser(prog="statesmix bench --ablation", description=__doc__)
     ap.add_argument("--data", help="input file (default: the enwik8 prefix in ../shared/data)")
-    ap.add_argument("--size", type=int, default=1_000_000, help="bytes of the input to use (default 1000000)")
-    ap.add_argument("-l", "--level", type=int, default=DEFAULT_LEVEL, help="level whose parameters are ablated")
-    ap.add_argument("-T", "--threads", type=int, default=0, help="threads (0 = all cores)")
+    ap.add_argument("--size", type=positive_int, default=1_000_000,
+                    help="bytes of the input to use (default 1000000)")
+    ap.add_argument("-l", "--level", type=level_number, default=DEFAULT_LEVEL,
+                    help="level whose parameters are ablated")
+    ap.add_argument("-T", "--threads", type=thread_count, default=0, help="threads (0 = all cores)")
     ap.add_argument("--only", help="comma-separated rows to run (of: %s)" % ", ".join(v.key for v in VARIANTS))
     args = ap.parse_args(argv)
     only = args.only.split(",") if args.only else None
@@ -189,8 +191,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         unknown = [k for k in only if k not in {v.key for v in VARIANTS}]
         if unknown:
             ap.error("unknown rows: " + ", ".join(unknown))
-    with open(find_data(args.data), "rb") as f:
+    path = find_data(args.data)
+    with open(path, "rb") as f:
         data = f.read(args.size)
+    if not data:
+        ap.exit(2, f"{ap.prog}: error: {path} is empty\n")
     rows = run(data, args.level, args.threads, only)
     print(f"Ablation on the first {len(data):,} bytes, level {args.level}:\n")
     print(table(rows, len(data)))

@@ -412,3 +412,33 @@ def test_a_set_with_a_missing_data_file_is_an_error(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == f"statesmix bench: error: --data {missing}: no such file\n" and captured.out == ""
     assert not (tmp_path / "r").exists() and not (tmp_path / "files").exists()
+
+
+BAD_ABLATION_ARGUMENTS = [
+    (["--size", "0", "--only", "ssm"], "argument --size: must be at least 1, not 0"),
+    (["--size", "-5"], "argument --size: must be at least 1, not -5"),
+    (["--size", "-1", "--only", "ssm"], "argument --size: must be at least 1, not -1"),
+    (["-l", "12"], "argument -l/--level: a level is from 1 to 9, not 12"),
+    (["-T", "-1", "--only", "ssm"], "argument -T/--threads: threads are from 0 (all cores)"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_ABLATION_ARGUMENTS, ids=[" ".join(a) for a, _ in BAD_ABLATION_ARGUMENTS])
+def test_bad_ablation_arguments_are_usage_errors(tmp_path, capsys, text, args, message):
+    data = tmp_path / "small"
+    data.write_bytes(text[:2000])
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--ablation", "--data", str(data), "--size", "2000", "-l", "1", *args])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1].startswith(f"statesmix bench --ablation: error: {message}")
+    assert captured.out == "" and "[ablation]" not in captured.err
+
+
+def test_ablation_of_an_empty_file_is_an_error(tmp_path, capsys):
+    data = tmp_path / "empty"
+    data.write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--ablation", "--data", str(data), "-l", "1", "--only", "ssm"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == f"statesmix bench --ablation: error: {data} is empty\n"
