@@ -8,7 +8,8 @@ parameters recorded in its header differ.
 
 The "change" column sets each row against the one above it while
 components are switched on, and each of the last rows, which change one
-thing in the full level, against the level.
+thing in the full level, against the level ("-" when --only left the
+level's row out).
 
 A row whose parameters differ from the level's stores them in its block
 header (a few hundred bytes): that is what switching a component off costs
@@ -104,6 +105,8 @@ def _variants() -> List[Variant]:
 
 VARIANTS: List[Variant] = _variants()
 LEVEL_KEY = _STAGES[-1][0]  # every family on: the level's own parameters
+# The rows after the level's, which change one thing in it: set against the level.
+AGAINST_LEVEL = {v.key for v in VARIANTS[[v.key for v in VARIANTS].index(LEVEL_KEY) + 1:]}
 
 
 @dataclass
@@ -149,15 +152,19 @@ def run(data: bytes, level: int, threads: int = 0, only: Optional[List[str]] = N
 def table(rows: List[Row], n_bytes: int) -> str:
     lines = ["| configuration | bytes | of which parameters | bpb | change | compress s | round trip |",
              "|---|---:|---:|---:|---:|---:|---|"]
-    base = None  # what the next row is set against: the row above, or the level once it is past
-    level = None
+    above = level = None  # model bytes of the row above (switching components on) and of the level's row
     for r in rows:
-        delta = "" if base is None else f"{(r.model_bytes / base - 1) * 100:+.2f}%"
+        base = level if r.key in AGAINST_LEVEL else above
+        if base is None:
+            delta = "-" if r.key in AGAINST_LEVEL else ""  # the level's row was not run; the first row
+        else:
+            delta = f"{(r.model_bytes / base - 1) * 100:+.2f}%"
         lines.append(f"| {r.name} | {r.bytes:,} | {r.params_bytes:,} | {r.bytes * 8 / n_bytes:.4f} | {delta} | "
                      f"{r.seconds:.1f} | {'exact' if r.roundtrip else 'FAILED'} |")
         if r.key == LEVEL_KEY:
             level = r.model_bytes
-        base = level if level is not None else r.model_bytes
+        if r.key not in AGAINST_LEVEL:
+            above = r.model_bytes
     return "\n".join(lines)
 
 

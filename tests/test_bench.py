@@ -442,3 +442,17 @@ def test_ablation_of_an_empty_file_is_an_error(tmp_path, capsys):
         benchmark.main(["--ablation", "--data", str(data), "-l", "1", "--only", "ssm"])
     assert stop.value.code == 2
     assert capsys.readouterr().err == f"statesmix bench --ablation: error: {data} is empty\n"
+
+
+def test_ablation_rows_against_the_level_show_a_dash_without_it():
+    """--only without the level's row: the rows that change one thing in the
+    level have nothing to be set against, not the row that happened to run
+    before them; rows switching components on still take the row above."""
+    from statesmix.ablation import Row, table
+
+    rows = [Row("ssm", "SSM alone", 1_010, 10, 1.0, True),
+            Row("match", "+ match model", 910, 10, 1.0, True),
+            Row("frozen", "frozen", 1_010, 10, 1.0, True),
+            Row("bytes", "bytes", 950, 0, 1.0, True)]
+    changes = [line.split("|")[5].strip() for line in table(rows, 8_000).splitlines()[2:]]
+    assert changes == ["", "-10.00%", "-", "-"]
