@@ -130,6 +130,31 @@ static void set_err(char *err, size_t errlen, const char *msg) {
 
 static int finite_in(float v, float lo, float hi) { return v >= lo && v <= hi; }
 
+/* Multiply-adds one token costs the SSM and the token mixture, roughly: a
+ * forward pass through every layer and the head, three passes' worth for
+ * each training step and replayed chunk, and the mixture's per-order
+ * features over the vocabulary. Each dimension is bounded on its own, but
+ * their product is what a decoder spends before a frame's checksum can say
+ * the file is garbage: a file with every dimension at its bound would hold
+ * one frame for some forty hours. Integer arithmetic (at most about 2^43
+ * here), so every machine accepts and refuses the same files. */
+static uint64_t work_per_token(const smx_params *p) {
+    const uint64_t dm = p->d_model, di = p->d_inner, ds = p->d_state, dc = p->d_conv, v = p->vocab;
+    const uint64_t layer = dm * 2 * di + di * (1 + 2 * ds) + di * dc + 4 * di * ds + di * dm;
+    const uint64_t forward = p->n_layers * layer + dm * v;
+    uint64_t steps = p->steps_first;
+    if (p->steps_second > steps) steps = p->steps_second;
+    if (p->steps_rest > steps) steps = p->steps_rest;
+    if (steps < 1) steps = 1;
+    const uint64_t draws = p->replay > 0.0f ? 1u + p->replay_extra : 0u;
+    return forward + (steps + draws) * 3 * forward + ((uint64_t)p->n_orders + 2) * v;
+}
+
+/* Twice the most any level of any readable format needs (level 9 of formats
+ * 7 to 19, its SSM 192 wide: about 8.3 million; tests/test_native.py
+ * checks every level against it). */
+#define MAX_WORK_PER_TOKEN (1ull << 24)
+
 int smx_params_check(const smx_params *p, char *err, size_t errlen) {
 #define REQUIRE(cond, msg)              \
     do {                                \
@@ -180,17 +205,20 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
         REQUIRE(finite_in(p->alpha[k], 1e-6f, 1e6f), "n-gram alpha out of range");
     }
     REQUIRE(finite_in(p->unigram_weight, -16.0f, 16.0f), "unigram weight out of range");
-    /* table_bits sizes both the n-gram tables and the match model's history */
-    REQUIRE((p->n_orders == 0 && p->match_min_len == 0) || (p->table_bits >= 4 && p->table_bits <= 24),
-            "table_bits must be in [4, 24]");
-    REQUIRE(p->n_orders == 0 || (p->pool_limit >= 16 && p->pool_limit <= (1u << 27)),
-            "pool_limit must be in [16, 2^27]");
+    /* table_bits sizes both the n-gram tables and the match model's history;
+     * unused, it is still bounded: memory estimates and info shift by it */
+    REQUIRE(p->table_bits <= 24, "table_bits must be in [4, 24]");
+    REQUIRE((p->n_orders == 0 && p->match_min_len == 0) || p->table_bits >= 4, "table_bits must be in [4, 24]");
+    REQUIRE(p->pool_limit <= (1u << 27), "pool_limit must be in [16, 2^27]");
+    REQUIRE(p->n_orders == 0 || p->pool_limit >= 16, "pool_limit must be in [16, 2^27]");
     REQUIRE(finite_in(p->mix_lr, 0.0f, 1.0f), "mix_lr must be in [0, 1]");
     REQUIRE(p->match_min_len <= 32, "match_min_len must be at most 32");
     REQUIRE(finite_in(p->match_weight, -16.0f, 16.0f), "match_weight out of range");
     REQUIRE(p->bin_bits == 0 || (p->bin_bits >= 8 && p->bin_bits <= 24), "bin_bits must be 0 or in [8, 24]");
     REQUIRE((p->bin_models & ~SMX_BIN_ALL) == 0, "bin_models names a model that does not exist");
     REQUIRE(finite_in(p->bin_lr, 0.0f, 1.0f), "bin_lr must be in [0, 1]");
+    REQUIRE(work_per_token(p) <= MAX_WORK_PER_TOKEN,
+            "the model's size, training steps and vocabulary together cost more per token than any level's");
     return 0;
 #undef REQUIRE
 }
@@ -582,6 +610,16 @@ static void predict(smx_engine *e) {
     float sum_ez;
     e->k->exp_sum(e->mixed, zmax, e->ex, V, &e->ex_sum, &sum_ez);
     if (e->p.bin_bits) return;
+    /* The largest exponential is 1, so a finite sum is about in [1, V]. A model
+     * that diverged (NaN logits) leaves none: scaled by it, every frequency
+     * would be 2^31 + 1 and their 32-bit total would wrap, and the encoder
+     * would write what no decoder reads. Both sides then code this token
+     * with the uniform distribution instead. */
+    if (!(e->ex_sum >= 0.5f && e->ex_sum <= 2.0f * (float)V)) {
+        for (uint32_t v = 0; v < V; v++) e->freq[v] = 1;
+        e->total = V;
+        return;
+    }
     e->k->to_freq(e->ex, FREQ_SCALE / e->ex_sum, e->freq, V);
     uint32_t total = 0;
     for (uint32_t v = 0; v < V; v++) total += e->freq[v];

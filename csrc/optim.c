@@ -127,7 +127,7 @@ static void adam(smx_model *m, const smx_params *p, float *theta, float *a_neg) 
         if (!aside) memcpy(m->theta_next + r, theta + r, DM * sizeof(float));
     }
     if (aside) { /* after the swap, the other buffer lacks exactly these rows */
-        memcpy(m->stale, m->touched, m->n_touched * sizeof(uint32_t));
+        if (m->n_touched) memcpy(m->stale, m->touched, m->n_touched * sizeof(uint32_t)); /* NULL without sparse rows */
         m->n_stale = m->n_touched;
     }
     refresh_derived(m, theta, a_neg);

@@ -123,6 +123,48 @@ def test_invalid_params_are_rejected_with_a_message(change, message):
         Engine(Params(**change), byte_pieces(Params(**change).vocab))
 
 
+def test_a_model_too_costly_per_token_is_refused_though_each_size_is_allowed():
+    # each within its own bound, together some 900 times level 9's work a
+    # token: a 380-byte file would hold its decoder for about forty hours
+    # before the frame's checksum could refuse it
+    costly = Params(d_model=512, d_inner=2048, d_state=32, d_conv=16, n_layers=8, chunk=16,
+                    steps_first=32, steps_second=32, steps_rest=32, chunks_first=2**32 - 1)
+    with pytest.raises(StatesmixError, match="cost more per token than any level"):
+        check_params(costly)
+    for one in ({"d_model": 512}, {"d_inner": 1024}, {"n_layers": 8}, {"steps_rest": 32}):
+        check_params(Params(**one))  # alone, each is allowed
+
+
+def test_every_level_of_every_readable_format_is_within_the_work_bound():
+    from statesmix.container import READ_VERSIONS
+    from statesmix.params import levels_of_version
+
+    for version in READ_VERSIONS:
+        for level, lv in levels_of_version(version).items():
+            for _, vocab in lv.vocab_for_size:
+                check_params(lv.params.replace(vocab=vocab))
+                check_params(lv.tiny_alphabet_params(lv.params))
+
+
+@pytest.mark.parametrize("change", [{"table_bits": 2**32 - 1}, {"table_bits": 64}, {"pool_limit": 2**32 - 1}])
+def test_unused_table_sizes_are_bounded_too(change):
+    # without orders or a match model the tables are not made, but estimates and info still read the sizes
+    with pytest.raises(StatesmixError, match=next(iter(change))):
+        check_params(Params(n_orders=0, orders=[], lambda_=[], alpha=[], match_min_len=0, **change))
+
+
+def test_a_model_that_diverges_still_writes_a_file_that_decodes(text):
+    # lr 1 with beta1 near 1 drives the SSM's logits to NaN within a few chunks;
+    # without the binary stage the frequencies came from a NaN sum and their
+    # 32-bit total wrapped: the encoder reported success, the decoder failed
+    p = Params(lr=1.0, beta1=0.9999999, bin_bits=0, table_bits=12, pool_limit=1 << 14)
+    tok = Tokenizer.train(text[:8000], 256)
+    ids = tok.encode(text[:8000])
+    payload = Engine(p, tok.vocab.pieces).encode(ids)
+    back, _ = Engine(p, tok.vocab.pieces).decode(payload, len(ids))
+    assert np.array_equal(back, ids)
+
+
 def test_negative_threads_rejected():
     with pytest.raises(StatesmixError, match="threads"):
         Engine(Params(table_bits=10, pool_limit=1024), byte_pieces(256), threads=-1)
@@ -304,7 +346,8 @@ def test_favourite_token_weight_set_round_trips_and_changes_the_bytes(text, voca
     # its rows, 2 x min(2^depth, 1024) x depth, outnumber the match state's
     # (SMX_MATCH_BUCKETS + 1) x depth they replace
     assert engine_memory(base) < engine_memory(on)
-    big = Params(vocab=65536, bin_bits=12)
+    # the largest vocabulary, with an SSM small enough for its per-token work to be allowed
+    big = Params(vocab=65536, bin_bits=12, d_model=8, n_layers=1, steps_first=1, steps_second=1, steps_rest=1)
     grown = engine_memory(big.replace(bin_top_select=1)) - engine_memory(big)
     assert grown < 64 << 20
 
