@@ -137,15 +137,14 @@ def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
                     memory_limit: Optional[int] = None) -> str:
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
     permissions and times; returns dst."""
-    _check_client(client)
-    api.check_memory_limit(memory_limit)
+    pieces = decompress_chunks(client, _read(src), memory_limit=memory_limit)  # its arguments checked now
     if dst is None:
         dst = without_suffix(src)
         if dst is None:
             raise ArgumentValueError(f"{src}: no .smx suffix to remove; give dst")
 
     def write(f):
-        for piece in decompress_chunks(client, _read(src), memory_limit=memory_limit):
+        for piece in pieces:
             f.write(piece)
 
     write_output(dst, write, like=os.stat(src))
