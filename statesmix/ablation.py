@@ -183,6 +183,7 @@ def ssm_worth(rows: List[Row]) -> Optional[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from .benchmark import find_data, level_number, positive_int, thread_count
+    from .corpus import refuse_missing_data
 
     ap = argparse.ArgumentParser(prog="statesmix bench --ablation", description=__doc__)
     ap.add_argument("--data", help="input file (default: the enwik8 prefix in ../shared/data)")
@@ -198,6 +199,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         unknown = [k for k in only if k not in {v.key for v in VARIANTS}]
         if unknown:
             ap.error("unknown rows: " + ", ".join(unknown))
+    refuse_missing_data(ap, args.data)
     path = find_data(args.data)
     with open(path, "rb") as f:
         data = f.read(args.size)

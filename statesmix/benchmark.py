@@ -727,8 +727,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if set_only:
             ap.error(f"{', '.join(set_only)} only appl{'ies' if len(set_only) == 1 else 'y'} to a set "
                      "(--set, --corpus, --shapes or --small)")
-    if args.data and not os.path.isfile(args.data):  # not a set's skip note: it was asked for
-        ap.exit(2, f"{ap.prog}: error: --data {args.data}: no such file\n")
+    corpus.refuse_missing_data(ap, args.data)  # not a set's skip note: it was asked for
     unwritable = _unwritable(args.out)
     if unwritable:  # found now, not after hours of measuring
         ap.exit(2, f"{ap.prog}: error: cannot write the results to {args.out}: {unwritable}\n")

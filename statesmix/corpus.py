@@ -698,6 +698,13 @@ def table(records: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def refuse_missing_data(ap: argparse.ArgumentParser, data: Optional[str]) -> None:
+    """A --data that names no file is a usage error (exit 2, one line), the
+    same in every bench tool; absent, each tool looks for its default."""
+    if data and not os.path.isfile(data):
+        ap.exit(2, f"{ap.prog}: error: --data {data}: no such file\n")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python bench/corpus.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -706,8 +713,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--only", help="comma-separated parts of file names to keep")
     ap.add_argument("--data", help=f"the enwik8 prefix (default: ../shared/data/{ENWIK8_NAME})")
     args = ap.parse_args(argv)
-    if args.data and not os.path.isfile(args.data):
-        ap.exit(2, f"{ap.prog}: error: --data {args.data}: no such file\n")
+    refuse_missing_data(ap, args.data)
     sets = list(SETS) if args.set == "all" else args.set.split(",")
     try:
         chosen = entries(sets, args.only.split(",") if args.only else None)

@@ -435,6 +435,17 @@ def test_bad_ablation_arguments_are_usage_errors(tmp_path, capsys, text, args, m
     assert captured.out == "" and "[ablation]" not in captured.err
 
 
+def test_ablation_with_a_missing_data_file_is_a_usage_error(tmp_path, capsys):
+    """The same answer as the benchmark's and the corpus builder's: exit 2, one line naming it."""
+    missing = str(tmp_path / "nowhere" / "enwik8")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--ablation", "--data", missing, "-l", "1", "--only", "ssm"])
+    assert stop.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"statesmix bench --ablation: error: --data {missing}: no such file\n"
+    assert captured.out == ""
+
+
 def test_ablation_of_an_empty_file_is_an_error(tmp_path, capsys):
     data = tmp_path / "empty"
     data.write_bytes(b"")
