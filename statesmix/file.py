@@ -350,6 +350,20 @@ class StatesmixFile(io.BufferedIOBase):
         return view.nbytes
 
 
+def _check_text_args(encoding: Optional[str], errors: Optional[str], newline: Optional[str]) -> None:
+    """Raises what the file's io.TextIOWrapper would raise for these
+    arguments, but before the file is opened (which may truncate it)."""
+    for name, value in (("encoding", encoding), ("errors", errors), ("newline", newline)):
+        if value is not None and not isinstance(value, str):
+            raise ArgumentTypeError(f"{name} must be a string, not {type(value).__name__}")
+    if newline not in _NEWLINES:
+        raise ArgumentValueError(f"illegal newline value: {newline!r}")
+    # LookupError for an unknown encoding, also for a codec that is not a
+    # text encoding ("hex", "rot13"), which codecs.lookup accepts; ValueError
+    # for an encoding or errors with a NUL or a lone surrogate in it
+    io.TextIOWrapper(io.BytesIO(), "utf-8" if encoding is None else encoding, errors).detach()
+
+
 def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
          block_size: Optional[int] = None, encoding: Optional[str] = None, errors: Optional[str] = None,
          newline: Optional[str] = None, threads: int = 0, memory_limit: Optional[int] = None):
@@ -363,19 +377,7 @@ def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
     """
     mode = _check_mode(mode, _OPEN_MODES)
     if "t" in mode:
-        if encoding is not None:
-            if not isinstance(encoding, str):
-                raise ArgumentTypeError(f"encoding must be a string, not {type(encoding).__name__}")
-            # LookupError, as the file's io.TextIOWrapper would raise, but before
-            # the file is opened: also for a codec that is not a text encoding
-            # ("hex", "rot13"), which codecs.lookup accepts
-            io.TextIOWrapper(io.BytesIO(), encoding).detach()
-        if errors is not None and not isinstance(errors, str):
-            raise ArgumentTypeError(f"errors must be a string, not {type(errors).__name__}")
-        if newline is not None and not isinstance(newline, str):
-            raise ArgumentTypeError(f"newline must be a string, not {type(newline).__name__}")
-        if newline not in _NEWLINES:
-            raise ArgumentValueError(f"illegal newline value: {newline!r}")
+        _check_text_args(encoding, errors, newline)
     else:
         for name, value in (("encoding", encoding), ("errors", errors), ("newline", newline)):
             if value is not None:

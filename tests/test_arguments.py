@@ -31,6 +31,8 @@ BAD_TEXT = [
     (dict(encoding="rot13"), LookupError),
     (dict(encoding=5), TypeError),
     (dict(errors=5), TypeError),
+    (dict(errors="str\0ict"), ValueError),  # refused by io.TextIOWrapper, which comes after the file
+    (dict(errors="\udcff"), ValueError),  # a lone surrogate: UnicodeEncodeError
     (dict(newline="x"), ValueError),
 ]
 BAD_BINARY = [
