@@ -104,17 +104,25 @@ class _DecompressReader(io.RawIOBase):
             saved = self._fp.tell()
             try:
                 size = self._fp.seek(0, io.SEEK_END) - self._start
-
-                def read_at(offset: int, n: int) -> bytes:
-                    self._fp.seek(self._start + offset)
-                    return self._fp.read(n)
-
-                self._streams = locate_streams(read_at, size)
+                self._streams = locate_streams(self._read_at, size)
             except (StatesmixError, OSError, ValueError):
                 self._streams = None
             finally:
                 self._fp.seek(saved)
         return self._streams
+
+    def _read_at(self, offset: int, n: int) -> bytes:
+        """n bytes at offset from the start, fewer only at the end of the
+        file, as locate_streams needs: a raw file may return fewer a read."""
+        self._fp.seek(self._start + offset)
+        parts: List[bytes] = []
+        while n > 0:
+            piece = self._fp.read(n)
+            if not piece:
+                break
+            parts.append(piece)
+            n -= len(piece)
+        return b"".join(parts)
 
     def _restart(self, pos: int, fp_pos: int, decomp: Optional[Decompressor] = None) -> None:
         self._fp.seek(fp_pos)

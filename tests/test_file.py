@@ -89,3 +89,37 @@ def test_errors(tmp_path):
     with pytest.raises(ValueError, match="closed"):
         f.write(b"x")
     assert statesmix.decompress((tmp_path / "w.smx").read_bytes()) == b""
+
+
+class _ShortReads(io.RawIOBase):
+    """A seekable raw file that returns at most 3 bytes a read, as RawIOBase.read may."""
+
+    def __init__(self, data):
+        self._f = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        return self._f.seek(offset, whence)
+
+    def tell(self):
+        return self._f.tell()
+
+    def readinto(self, b):
+        piece = self._f.read(min(3, len(b)))
+        b[: len(piece)] = piece
+        return len(piece)
+
+
+def test_seek_through_a_file_object_that_returns_short_reads():
+    data = bytes(range(256)) * 40
+    blob = statesmix.compress(data, level=1, block_size=4096)
+    with statesmix.open(_ShortReads(blob)) as f:
+        assert f.seek(0, io.SEEK_END) == len(data)
+        f.seek(9000)
+        assert f.read(100) == data[9000:9100]
+        assert f._reader.raw._index() is not None  # the index was read: the seek skipped blocks
