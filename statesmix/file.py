@@ -274,7 +274,11 @@ class StatesmixFile(io.BufferedIOBase):
             return
         try:
             if self._compressor is not None:
-                self._fp.write(self._compressor.flush())
+                # a compressor that failed has raised that error from write()
+                # already: the stream cannot be ended, and saying so again here
+                # would replace the error (a KeyboardInterrupt) leaving `with`
+                if not self._compressor._failed:
+                    self._fp.write(self._compressor.flush())
                 self._compressor = None
         finally:
             try:

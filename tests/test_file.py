@@ -123,3 +123,19 @@ def test_seek_through_a_file_object_that_returns_short_reads():
         f.seek(9000)
         assert f.read(100) == data[9000:9100]
         assert f._reader.raw._index() is not None  # the index was read: the seek skipped blocks
+
+
+def test_an_interrupted_write_is_reported_as_itself(monkeypatch):
+    # Ctrl-C (or any error) while a block is coded ends the stream; closing
+    # the file on the way out of `with` must not replace the KeyboardInterrupt
+    # with a StatesmixError saying that the compressor failed earlier.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(statesmix.blocks, "encode_block", interrupted)
+    dst = io.BytesIO()
+    with pytest.raises(KeyboardInterrupt):
+        with statesmix.open(dst, "wb", level=1, block_size=4096, threads=1) as f:
+            f.write(b"x" * 10000)
+    assert f.closed and not dst.closed
+    f.close()
