@@ -171,7 +171,7 @@ class _DecompressReader(io.RawIOBase):
         elif whence == io.SEEK_END:
             target = self._size() + offset
         else:
-            raise ValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
+            raise ArgumentValueError(f"invalid whence ({whence}, should be 0, 1 or 2)")
         target = max(0, target)
         self._jump(target)
         while self._pos < target:

@@ -139,3 +139,14 @@ def test_an_interrupted_write_is_reported_as_itself(monkeypatch):
             f.write(b"x" * 10000)
     assert f.closed and not dst.closed
     f.close()
+
+
+def test_a_bad_whence_is_a_statesmix_value_error():
+    # ValueError as lzma raises, and a StatesmixError as README.md promises
+    # for every error statesmix raises on purpose; the file goes on
+    with statesmix.open(io.BytesIO(statesmix.compress(b"abcdef", level=1))) as f:
+        assert f.read(2) == b"ab"
+        with pytest.raises(StatesmixError, match="whence") as info:
+            f.seek(0, 3)
+        assert isinstance(info.value, ValueError)
+        assert f.read() == b"cdef"
