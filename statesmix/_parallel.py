@@ -119,8 +119,23 @@ class OrderedRunner(JobQueue):
             # the same failure as any other allocation's
             if "can't start new thread" in str(exc):
                 raise MemoryError("no memory for another thread") from exc
-            raise
+            if self.cancel.is_set():  # closed by its owner
+                raise
+            # The interpreter is exiting and has stopped every thread pool: a
+            # file left open, or closed by an atexit handler, is being
+            # finished. The job runs here, or its stream would lose its end.
+            return _run_here(fn, args, {**kwargs, **local})
 
     def close(self) -> None:
         super().close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_here(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Future:
+    """fn(*args, **kwargs) run on this thread, as a finished future."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args, **kwargs))
+    except BaseException as exc:
+        future.set_exception(exc)
+    return future

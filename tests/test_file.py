@@ -1,6 +1,8 @@
 """statesmix.open and StatesmixFile: file objects in binary and text modes."""
 
 import io
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -150,3 +152,17 @@ def test_a_bad_whence_is_a_statesmix_value_error():
             f.seek(0, 3)
         assert isinstance(info.value, ValueError)
         assert f.read() == b"cdef"
+
+
+@pytest.mark.parametrize("closing, threads", [("", 1), ("", 2), ("atexit.register(f.close)", 1)])
+def test_a_file_closed_as_python_exits_is_complete(tmp_path, closing, threads):
+    # As with lzma and gzip, a file left open, or closed by an atexit handler,
+    # is finished when the interpreter exits, which by then has stopped every
+    # thread pool: its last block is coded all the same.
+    path = tmp_path / "exit.smx"
+    script = (f"import atexit, statesmix\n"
+              f"f = statesmix.open({str(path)!r}, 'wb', level=1, block_size=4096, threads={threads})\n"
+              f"{closing}\n"
+              f"f.write(b'hello world ' * 1000)\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    assert statesmix.decompress(path.read_bytes()) == b"hello world " * 1000
