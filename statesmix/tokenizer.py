@@ -57,7 +57,23 @@ _TRAIN_RESERVE_PER_BYTE = 128
 # Encode in pieces of about this many bytes, cut after a newline.
 _ENCODE_PIECE = 64 << 10
 
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+# The header section is raw LZMA2 at preset 9e, with a dictionary cut to what
+# the section needs: preset 9's own, 64 MiB, made the compressor of every
+# block allocate 673 MiB (clearing a 64 MiB hash table) and the decoder 64
+# MiB, for sections of a few hundred bytes. The raw stream does not record
+# the dictionary, and one at least as long as the section finds the same
+# matches (the bytes of every section tried came out the same).
+_LZMA_PRESET = 9 | lzma.PRESET_EXTREME
+_LZMA_DICT_MIN = 4096  # liblzma's smallest
+
+
+def _lzma_filters(dict_size: int) -> list:
+    return [{"id": lzma.FILTER_LZMA2, "preset": _LZMA_PRESET, "dict_size": max(_LZMA_DICT_MIN, dict_size)}]
+
+
+def _encode_dict_size(raw_len: int) -> int:
+    """The smallest power of two that holds raw_len bytes."""
+    return 1 << max(0, raw_len - 1).bit_length()
 
 
 def _memory_capped() -> bool:
@@ -147,14 +163,15 @@ class Vocabulary:
             suffix += t[k:]
             prev = t
         raw = struct.pack("<I", len(self.tokens)) + bytes(shared) + bytes(suffix_len) + bytes(suffix)
-        return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+        return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_lzma_filters(_encode_dict_size(len(raw))))
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> "Vocabulary":
         n_max = MAX_VOCAB - 256
         limit = 4 + n_max * (2 + MAX_TOKEN_BYTES)
         try:
-            d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+            # a valid section is at most limit bytes: no match reaches further back
+            d = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_lzma_filters(limit + 1))
             raw = d.decompress(blob, max_length=limit + 1)
         except lzma.LZMAError as exc:
             raise StatesmixError(f"tokenizer section is corrupt ({exc})") from None

@@ -41,6 +41,27 @@ def test_section_roundtrip(text):
     assert back.tokens == vocab.tokens and back.pieces == vocab.pieces
 
 
+def test_section_coding_takes_memory_for_its_size(text):
+    """preset 9's 64 MiB dictionary made every block's compressor allocate
+    673 MiB (64 MiB of it a hash table it clears, 76 ms) and its decoder
+    64 MiB for a section of a few hundred bytes: under a 600-800 MiB
+    address-space limit, compressing 100 KB at level 1 failed there alone."""
+    import tracemalloc
+
+    vocab = Tokenizer.train(text, 384).vocab
+    tracemalloc.start()
+    try:
+        blob = vocab.to_bytes()
+        encode_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        back = Vocabulary.from_bytes(blob)
+        decode_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert back.tokens == vocab.tokens
+    assert encode_peak < 16 << 20 and decode_peak < 16 << 20, (encode_peak, decode_peak)
+
+
 def _raw_section(shared, lengths, rest):
     raw = struct.pack("<I", len(shared)) + bytes(shared) + bytes(lengths) + rest
     return lzma.compress(raw, format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
