@@ -172,6 +172,18 @@ def incompressible(chunk) -> bool:
     return len(zlib.compress(chunk, 1)) >= n * (1.0 - ZLIB_SAVING)
 
 
+def _spelled(tokenizer: Tokenizer, raw: bytes) -> np.ndarray:
+    """raw's tokens, checked to spell raw. The decoder rebuilds the frame from
+    them, and its CRC would catch a difference only when the file is read,
+    after `statesmix compress` has removed the original: a tokenizer that
+    lost or changed a character (a library version's bug) stops the encoder."""
+    ids = tokenizer.encode(raw)
+    if tokenizer.vocab.decode(ids) != raw:
+        raise StatesmixError("the tokenizer's tokens do not spell the input: nothing was written "
+                             "(please report this with the versions of statesmix and tokenizers)")
+    return ids
+
+
 def encode_block(data: bytes, level: int, *, threads: int = 1, vocab_size: Optional[int] = None,
                  adjust: Optional[Callable[[Params], Params]] = None, on_frame: Optional[FrameFn] = None,
                  cancel: Optional[threading.Event] = None) -> Tuple[bytes, IndexEntry]:
@@ -188,7 +200,7 @@ def encode_block(data: bytes, level: int, *, threads: int = 1, vocab_size: Optio
     if n_modelled:
         tokenizer = Tokenizer.train(modelled_bytes, vocab_size or LEVELS[level].vocab_size(n_modelled))
     def tokenize() -> List[Optional[np.ndarray]]:
-        return [tokenizer.encode(view[a:b].tobytes()) if m else None for (a, b), m in zip(spans, modelled)]
+        return [_spelled(tokenizer, view[a:b].tobytes()) if m else None for (a, b), m in zip(spans, modelled)]
 
     ids = tokenize()
     explicit = None

@@ -168,3 +168,20 @@ def test_merges_without_structure_still_give_way_to_bytes():
     tok = Tokenizer.train(data, 384)
     assert tok.vocab.size > 256
     assert not blocks.merges_pay(data, [tok.encode(data)])
+
+
+def test_a_tokenizer_that_loses_a_byte_is_refused(data, monkeypatch):
+    """The tokens of every frame must spell its bytes: if the tokenizers
+    library ever dropped or changed a character, the file would not decode
+    (its CRC would say so only then, after `statesmix compress` had removed
+    the original). The encoder checks, and stops, instead."""
+    original = blocks.Tokenizer.encode
+
+    def lossy(self, raw):
+        ids = original(self, raw)
+        return ids[:-1] if len(ids) > 1 else ids
+
+    monkeypatch.setattr(blocks.Tokenizer, "encode", lossy)
+    for size in (3000, 70_000):  # bytes as tokens; BPE tokens
+        with pytest.raises(statesmix.StatesmixError, match="tokens do not spell"):
+            statesmix.compress((data * 2)[:size], level=1)
