@@ -123,7 +123,10 @@ def _as_view(data) -> memoryview:
         raise ArgumentTypeError(f"a bytes-like object is required, not {type(data).__name__!r}") from None
     if not view.c_contiguous:
         raise ArgumentBufferError("memoryview: underlying buffer is not C-contiguous")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    if view.format == "B" and view.ndim == 1:
+        return view
+    # cast() refuses a shape with a zero in it (numpy.zeros((0, 3))): no bytes
+    return view.cast("B") if view.nbytes else memoryview(b"")
 
 
 def format_size(n: int) -> str:

@@ -243,6 +243,22 @@ def test_non_contiguous_buffers_are_refused_and_nothing_is_lost(be, packed):
         assert be.module.decompress(dst.getvalue()) == INPUT + b"tail"
 
 
+def test_empty_buffers_of_any_shape_are_empty_input(be, packed):
+    # a zero-size array (numpy.zeros((0, 3))) is a bytes-like object of no bytes
+    import numpy
+
+    for empty in (numpy.zeros((0, 3)), numpy.zeros((3, 0), dtype=numpy.uint8)):
+        assert be.module.decompress(be.compress(empty)) == b""
+        c = be.Compressor()
+        assert be.module.decompress(c.compress(empty) + c.compress(INPUT) + c.flush()) == INPUT
+        d = be.Decompressor()
+        assert d.decompress(empty) == b"" and d.needs_input
+        assert d.decompress(packed) == INPUT
+        with io.BytesIO() as dst:
+            with be.file(dst, "w") as f:
+                assert f.write(empty) == 0
+            assert be.module.decompress(dst.getvalue()) == b""
+
 def test_decompressor_bad_input(be):
     with pytest.raises(be.Error):
         be.Decompressor().decompress(b"this is not compressed data at all" * 10)
