@@ -446,7 +446,13 @@ class Decompressor:
     def needs_input(self) -> bool:
         """As lzma's, an attribute that never raises: True after a failure.
         While another thread is in decompress(), False: that call may leave
-        output, and the buffers it is changing are not read meanwhile."""
+        output, and the buffers it is changing are not read meanwhile.
+
+        With threads > 1 it stays True while blocks decode on worker threads
+        and the next block is not whole yet: more input lets the next block
+        start beside them, which lzma's loop (read when True, else call with
+        b"") would otherwise wait for. Where the input ends before the
+        stream does, a call with b"" gives the blocks in flight."""
         if self._failed:
             return True
         if self._eof or self._out or self._call_lock.locked():
@@ -467,8 +473,13 @@ class Decompressor:
         return self._threads > 1 or self._make_runner is not None
 
     @property
+    def _blocks_in_flight(self) -> int:
+        """Blocks handed to worker threads whose output has not been given yet."""
+        return self._runner.pending if self._parallel and self._runner is not None else 0
+
+    @property
     def _block_index(self) -> int:
-        return self._first_block + len(self._entries) + (self._runner.pending if self._parallel and self._runner else 0)
+        return self._first_block + len(self._entries) + self._blocks_in_flight
 
     @_one_call_at_a_time
     def decompress(self, data, max_length: int = -1) -> bytes:
@@ -488,7 +499,9 @@ class Decompressor:
                 if max_length >= 0 and self._out and self._block is None and not self._parallel:
                     break  # at the end of a block: return what is there rather than start the next
                 if not self._step():
-                    break
+                    if len(view) or not self._blocks_in_flight:
+                        break
+                    self._take()  # a call without input: wait for the oldest block in flight
 
         except BaseException as exc:
             self._failed = str(exc) or type(exc).__name__

@@ -85,9 +85,9 @@ class _DecompressReader(io.RawIOBase):
                 out = decompress_next_stream(self._decomp, rest, max_length=len(view))
             elif self._decomp.needs_input:
                 chunk = self._fp.read(_READ_SIZE)
-                if not chunk:
+                if not chunk and not self._decomp._blocks_in_flight:
                     raise TruncatedError("compressed file is truncated (it ends before the end of the stream)")
-                out = self._decomp.decompress(chunk, max_length=len(view))
+                out = self._decomp.decompress(chunk, max_length=len(view))  # b"": a block in flight
             else:
                 out = self._decomp.decompress(b"", max_length=len(view))
             if out:

@@ -1,5 +1,7 @@
 """Compressor / Decompressor: incremental use, lzma-style semantics."""
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -157,3 +159,93 @@ def test_blocks_in_flight_are_abandoned_when_their_owner_is_dropped_or_closed(mo
         assert encoding and all(event.is_set() for event in encoding)
     finally:
         gc.enable()
+
+
+def _cut_stream(text):
+    """Five blocks of 4 KiB whose last block and end record are missing."""
+    data = text[: 5 * 4096]
+    return data, statesmix.compress(data, level=1, block_size=4096)[:-200]
+
+
+def _slow_blocks(monkeypatch, seconds=0.2):
+    """Each block still decoding when the call that handed it over returns."""
+    from statesmix import blocks
+
+    real = blocks.decode_block
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(blocks, "decode_block", slow)
+
+
+def test_a_call_without_input_gives_the_blocks_in_flight(monkeypatch, text):
+    """Where the input ends before the stream does, the whole blocks it held
+    are output, as from one thread: a call with b"" waits for those that
+    worker threads are decoding, rather than returning nothing."""
+    data, cut = _cut_stream(text)
+    serial = Decompressor(threads=1).decompress(cut)
+    assert serial == data[: 4 * 4096]
+    _slow_blocks(monkeypatch)
+    d = Decompressor(threads=2)
+    out = d.decompress(cut)
+    out += d.decompress(b"")
+    assert out == serial and not d.eof and d.needs_input
+    assert d.decompress(b"") == b""
+
+
+def test_a_file_cut_short_gives_every_whole_block_before_the_error(monkeypatch, text):
+    import io
+
+    from statesmix import file
+
+    data, cut = _cut_stream(text)
+    _slow_blocks(monkeypatch, 0.05)
+    monkeypatch.setattr(file, "_READ_SIZE", 1000)  # the input arrives in several reads
+    got = bytearray()
+    with statesmix.open(io.BytesIO(cut), threads=2) as f:
+        with pytest.raises(statesmix.errors.TruncatedError):
+            while True:
+                piece = f.read(1000)
+                assert piece
+                got += piece
+    # (a read that meets the error loses what it had gathered: io.BufferedReader's way, lzma's too)
+    assert bytes(got) == data[: len(got)] and len(got) > 4 * 4096 - 1000
+
+
+def test_lzmas_loop_keeps_two_blocks_decoding(monkeypatch, text):
+    """needs_input stays True while a block decodes and the next is not whole:
+    lzma's loop (read when it is True, else call with b"") then reads ahead,
+    and the next block starts beside the first instead of after it."""
+    import io
+    import threading
+
+    from statesmix import blocks
+
+    data = text[: 6 * 4096]
+    src = io.BytesIO(statesmix.compress(data, level=1, block_size=4096))
+    real = blocks.decode_block
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+
+    def counted(*args, **kwargs):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            time.sleep(0.1)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(blocks, "decode_block", counted)
+    d = Decompressor(threads=2)
+    out = bytearray()
+    while not d.eof:
+        chunk = src.read(500) if d.needs_input else b""
+        if d.needs_input and not chunk:
+            raise AssertionError("input ended before the stream did")
+        out += d.decompress(chunk)
+    assert bytes(out) == data and state["max"] == 2
