@@ -45,6 +45,7 @@ from .errors import (
     ArgumentValueError,
     EndOfStreamError,
     MemoryLimitError,
+    ReentrantCallError,
     StatesmixError,
     TruncatedError,
 )
@@ -167,7 +168,7 @@ def _one_call_at_a_time(method):
     def one_at_a_time(self, *args, **kwargs):
         me = threading.get_ident()
         if self._call_owner == me:
-            raise RuntimeError(f"{method.__name__}() called from inside another call on the same object")
+            raise ReentrantCallError(f"{method.__name__}() called from inside another call on the same object")
         with self._call_lock:
             try:
                 self._call_owner = me
@@ -290,9 +291,9 @@ class Compressor:
     @_one_call_at_a_time
     def compress(self, data) -> bytes:
         view = _as_view(data)
+        self._check_usable()  # first: a flush that failed did not finish the stream
         if self._finished:
             raise ArgumentValueError("compressor has already been flushed")
-        self._check_usable()
         try:
             return self._compress(view)
         except BaseException as exc:
@@ -320,9 +321,9 @@ class Compressor:
         return self._flush()
 
     def _flush(self) -> bytes:
+        self._check_usable()
         if self._finished:
             raise ArgumentValueError("repeated call to flush(): the compressor has already been flushed")
-        self._check_usable()
         self._finished = True
         parts: List[bytes] = []
         try:

@@ -16,6 +16,8 @@ TruncatedError         compressed data that ends too soon       EOFError
 EndOfStreamError       Decompressor.decompress() after the end  EOFError
 MemoryLimitError       a file that needs more memory than the   (only StatesmixError)
                        memory limit allows
+ReentrantCallError     a call on an object from inside another  RuntimeError
+                       on it (from its progress callback)
 =====================  =======================================  ===========================
 
 Corrupt, foreign or unsupported data raises StatesmixError itself, as lzma
@@ -52,6 +54,12 @@ class TruncatedError(StatesmixError, EOFError):
 
 class EndOfStreamError(StatesmixError, EOFError):
     """Decompressor.decompress() called after the end of the stream."""
+
+
+class ReentrantCallError(StatesmixError, RuntimeError):
+    """A method of a compressor, decompressor or file called from inside
+    another call on the same object (from its progress callback): the inner
+    call would wait for the outer one forever."""
 
 
 class MemoryLimitError(StatesmixError):

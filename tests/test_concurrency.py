@@ -169,4 +169,6 @@ def test_a_call_from_inside_a_call_is_refused():
     c = statesmix.Compressor(1, block_size=BS, threads=1, progress=progress)
     blob = c.compress(os.urandom(BS)) + c.flush()
     assert seen and "inside another call" in str(seen[0])
+    # a deliberate refusal: a StatesmixError, as README promises of every one
+    assert isinstance(seen[0], statesmix.StatesmixError)
     assert len(statesmix.decompress(blob)) == BS

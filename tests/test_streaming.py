@@ -98,6 +98,23 @@ def test_truncated_stream_is_not_eof():
     assert not d.eof and d.needs_input
 
 
+def test_a_compressor_whose_flush_failed_says_so_again(monkeypatch, text):
+    """Not "already flushed": the flush did not happen, and the message says why."""
+    from statesmix import blocks
+
+    def broken(*args, **kwargs):
+        raise statesmix.StatesmixError("the engine broke")
+
+    c = Compressor(level=1, block_size=4096, threads=1)
+    c.compress(text[:1000])
+    monkeypatch.setattr(blocks, "encode_block", broken)
+    with pytest.raises(StatesmixError, match="engine broke"):
+        c.flush()
+    for call in (c.flush, lambda: c.compress(b"more")):
+        with pytest.raises(StatesmixError, match=r"failed earlier \(the engine broke\)"):
+            call()
+
+
 def test_a_compressor_that_lost_a_block_refuses_to_go_on(monkeypatch, text):
     from statesmix import blocks
 
