@@ -145,7 +145,8 @@ uint64_t smx_params_memory(const smx_params *p);
  * tok_bytes[tok_end[i-1] .. tok_end[i]) (from 0 for i = 0), 1 to 64 of them;
  * the engine keeps a copy. threads <= 0 means OpenMP's default. Returns
  * NULL with a message in err when the parameters or the token table are
- * invalid or memory is short. */
+ * invalid or memory is short; in the last case the message begins with
+ * "out of memory" (the Python side raises MemoryError for it). */
 smx_engine *smx_engine_new(const smx_params *p, const uint8_t *tok_bytes, const uint32_t *tok_end,
                            int threads, char *err, size_t errlen);
 void smx_engine_free(smx_engine *e);

@@ -17,6 +17,8 @@ from .errors import StatesmixError
 from .params import MAX_ORDERS, Params
 
 _ERRLEN = 256
+# how the engine's message begins when an allocation failed (csrc/statesmix.h)
+_OUT_OF_MEMORY = "out of memory"
 
 
 def _to_c_params(p: Params):
@@ -92,7 +94,10 @@ class Engine:
         ptr = lib.smx_engine_new(_to_c_params(params), ffi.from_buffer("uint8_t[]", blob),
                                  ffi.from_buffer("uint32_t[]", ends), threads, err, _ERRLEN)
         if ptr == ffi.NULL:
-            raise StatesmixError("cannot create the model: " + ffi.string(err).decode())
+            reason = ffi.string(err).decode()
+            if reason.startswith(_OUT_OF_MEMORY):  # as any allocation: not the parameters' fault
+                raise MemoryError("cannot create the model: " + reason)
+            raise StatesmixError("cannot create the model: " + reason)
         self._ptr = ffi.gc(ptr, lib.smx_engine_free)
         self._broken = False
 

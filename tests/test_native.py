@@ -1,5 +1,8 @@
 """The C engine through its binding: coder precision, parameter checks, ISA kernels."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -498,3 +501,24 @@ def test_ssm_cost_focus_survives_a_long_run_of_one_token(bin_bits):
                bin_bits=bin_bits, chunks_first=2, chunks_second=2, ssm_cost_focus=1.0)
     payload = _payloads_that_round_trip(byte_pieces(256), ids, [p])[0]
     assert len(payload) < 2_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limits as on Linux")
+def test_a_model_that_does_not_fit_in_memory_is_a_memory_error(tmp_path):
+    """A failed allocation is Python's MemoryError, as for any other object,
+    not a StatesmixError saying the parameters are wrong: the CLI then gives
+    its out-of-memory line with the hint of a lower level or a smaller -B."""
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (700 << 20, 700 << 20))\n"
+        "from statesmix._native import Engine, byte_pieces\n"
+        "from statesmix.blocks import block_params\n"
+        "try:\n"
+        "    Engine(block_params(9, 256, 10_000_000), byte_pieces(256), 1)\n"
+        "except MemoryError as exc:\n"
+        "    print('MemoryError:', exc)\n"
+    )
+    # cwd: outside the source tree, so the child imports the installed package
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("MemoryError: cannot create the model: out of memory"), proc.stdout
