@@ -572,6 +572,10 @@ def _block_size(ctx, param, value: Optional[int]) -> Optional[int]:
     return value
 
 
+_QUIET_HELP = "Print nothing but errors."
+_VERBOSE_HELP = "Report sizes and times."
+_THREADS_HELP = "Threads (0 = all cores). Output does not depend on it."
+
 _common = [
     click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output."),
     click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
@@ -582,10 +586,10 @@ _common = [
     click.option("--rm", "remove", is_flag=True,
                  help="Delete the input after success (not with -c, nor when the output is a pipe or a device)."),
     click.option("-k", "--keep", is_flag=True, help="Keep the input: the default, accepted as xz and gzip take it."),
-    click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors."),
-    click.option("-v", "--verbose", is_flag=True, help="Report sizes and times."),
+    click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP),
+    click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP),
     click.option("-T", "--threads", type=click.IntRange(0, api.MAX_THREADS), default=0, show_default=True,
-                 help="Threads (0 = all cores). Output does not depend on it."),
+                 help=_THREADS_HELP),
     click.option("--progress/--no-progress", default=None,
                  help="Show progress on stderr (default: when stderr is a terminal)."),
 ]
@@ -716,9 +720,10 @@ def decompress(files, memory_limit, dask, stdout, output, force, remove, keep, q
 
 @main.command(name="test")
 @click.argument("files", nargs=-1, type=str)
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("-v", "--verbose", is_flag=True)
-@click.option("-T", "--threads", type=click.IntRange(0, api.MAX_THREADS), default=0)
+@click.option("-q", "--quiet", is_flag=True, help=_QUIET_HELP)
+@click.option("-v", "--verbose", is_flag=True, help=_VERBOSE_HELP)
+@click.option("-T", "--threads", type=click.IntRange(0, api.MAX_THREADS), default=0, show_default=True,
+              help=_THREADS_HELP)
 @_memory_option
 def test_cmd(files, quiet, verbose, threads, memory_limit):
     """Decode FILES and verify every checksum; write nothing."""

@@ -1000,3 +1000,13 @@ def test_info_writes_as_any_text_output_does(tmp_path):
         proc = subprocess.run(CLI + ["info"], stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
                               cwd=tmp_path)
     assert proc.returncode == 0 and b"original size    150 bytes" in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress", "test"])
+def test_help_describes_every_option(runner, command):
+    # README's option table describes -q, -v and -T for every command; so does --help
+    cmd = main.get_command(None, command)
+    assert all(p.help for p in cmd.params if isinstance(p, cli.click.Option)), command
+    r = runner.invoke(main, [command, "--help"])
+    assert r.exit_code == 0
+    assert "Threads (0 = all cores)" in r.output and "Print nothing but errors." in r.output
