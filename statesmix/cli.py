@@ -578,7 +578,8 @@ _THREADS_HELP = "Threads (0 = all cores). Output does not depend on it."
 
 _common = [
     click.option("-c", "--stdout", "stdout", is_flag=True, help="Write to standard output."),
-    click.option("-o", "--output", type=str, default=None, help="Output file (one input only)."),
+    click.option("-o", "--output", type=str, default=None, metavar="OUT",
+                 help="Output file (one input only); with -c only if OUT is -."),
     click.option("-f", "--force", is_flag=True,
                  help="Overwrite existing output files; let compressed data go to or come from a terminal; "
                       "read a symbolic link's file or a block device into an output file; "

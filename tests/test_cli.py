@@ -1010,3 +1010,10 @@ def test_help_describes_every_option(runner, command):
     r = runner.invoke(main, [command, "--help"])
     assert r.exit_code == 0
     assert "Threads (0 = all cores)" in r.output and "Print nothing but errors." in r.output
+
+
+@pytest.mark.parametrize("command", ["compress", "decompress"])
+def test_help_names_the_output_as_readme_does(runner, command):
+    r = runner.invoke(main, [command, "--help"])
+    assert r.exit_code == 0
+    assert "-o, --output OUT" in r.output
