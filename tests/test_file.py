@@ -164,5 +164,6 @@ def test_a_file_closed_as_python_exits_is_complete(tmp_path, closing, threads):
               f"f = statesmix.open({str(path)!r}, 'wb', level=1, block_size=4096, threads={threads})\n"
               f"{closing}\n"
               f"f.write(b'hello world ' * 1000)\n")
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
+    # cwd: outside the source tree, so the child imports the installed package
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=300, cwd=tmp_path)
     assert statesmix.decompress(path.read_bytes()) == b"hello world " * 1000
