@@ -3,11 +3,13 @@
 Validates arguments before they reach C, owns native handles through
 ``ffi.gc`` so they are freed with the Python object, and hands whole arrays
 of token ids to C: per-token work never runs in Python. cffi releases the
-GIL during each call, so engines in different threads run in parallel.
+GIL during each call, so engines in different threads run in parallel; the
+calls on one engine (whose C state is not thread-safe) run one at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import List, Sequence, Tuple
 
 import numpy as np
@@ -100,6 +102,9 @@ class Engine:
             raise StatesmixError("cannot create the model: " + reason)
         self._ptr = ffi.gc(ptr, lib.smx_engine_free)
         self._broken = False
+        # cffi drops the GIL inside each call: two threads in one engine's
+        # C code at once corrupt it (a crash), so its calls take turns
+        self._lock = threading.Lock()
 
     @property
     def isa(self) -> str:
@@ -108,7 +113,8 @@ class Engine:
     def stats(self) -> Tuple[int, float, float]:
         """(tokens coded, model bits = sum -log2 p, bits asked of the coder)."""
         s = ffi.new("smx_stats *")
-        lib.smx_engine_stats(self._ptr, s)
+        with self._lock:
+            lib.smx_engine_stats(self._ptr, s)
         return int(s.tokens), float(s.model_bits), float(s.coded_bits)
 
     def _check_usable(self) -> None:
@@ -124,10 +130,12 @@ class Engine:
             raise StatesmixError("a token id is outside the vocabulary")
         cap = lib.smx_encode_bound(tokens.size)
         out = ffi.new("uint8_t[]", cap)
-        n = lib.smx_encode(self._ptr, ffi.from_buffer("uint32_t[]", tokens), tokens.size, out, cap)
-        if n < 0:
-            self._broken = True
-            raise StatesmixError("encoding failed")
+        with self._lock:
+            self._check_usable()  # again: another thread's call may have failed meanwhile
+            n = lib.smx_encode(self._ptr, ffi.from_buffer("uint32_t[]", tokens), tokens.size, out, cap)
+            if n < 0:
+                self._broken = True
+                raise StatesmixError("encoding failed")
         return ffi.buffer(out, n)[:]
 
     def decode(self, payload: bytes, n_tokens: int) -> Tuple[np.ndarray, int]:
@@ -137,8 +145,10 @@ class Engine:
             raise StatesmixError("negative token count")
         tokens = np.empty(n_tokens, dtype=np.uint32)
         src = ffi.from_buffer(payload)
-        used = lib.smx_decode(self._ptr, src, len(payload), ffi.from_buffer("uint32_t[]", tokens), n_tokens)
-        if used < 0:
-            self._broken = True
-            raise StatesmixError("decoding failed")
+        with self._lock:
+            self._check_usable()  # again: another thread's call may have failed meanwhile
+            used = lib.smx_decode(self._ptr, src, len(payload), ffi.from_buffer("uint32_t[]", tokens), n_tokens)
+            if used < 0:
+                self._broken = True
+                raise StatesmixError("decoding failed")
         return tokens, int(used)

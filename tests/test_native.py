@@ -522,3 +522,32 @@ def test_a_model_that_does_not_fit_in_memory_is_a_memory_error(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("MemoryError: cannot create the model: out of memory"), proc.stdout
+
+
+def test_an_engine_shared_by_two_threads_does_not_crash(tmp_path):
+    """The C engine is not thread-safe, and cffi releases the GIL during each
+    call: two threads calling encode on one Engine at once corrupted its
+    state and crashed the process (SIGSEGV). The wrapper runs the calls on
+    one engine one after the other."""
+    code = (
+        "import threading, numpy as np\n"
+        "from statesmix._native import Engine, byte_pieces\n"
+        "from statesmix.params import Params\n"
+        "p = Params(vocab=384, table_bits=10, pool_limit=1024, n_layers=1, d_model=16, d_inner=32, bin_bits=12)\n"
+        "ids = np.random.default_rng(2).integers(0, 384, 4000).astype(np.uint32)\n"
+        "e = Engine(p, byte_pieces(384), threads=1)\n"
+        "out = []\n"
+        "def work():\n"
+        "    for _ in range(3):\n"
+        "        out.append(e.encode(ids))\n"
+        "        e.stats()\n"
+        "ts = [threading.Thread(target=work) for _ in range(2)]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n"
+        "assert len(out) == 6 and all(out)\n"
+        "assert e.stats()[0] == 6 * len(ids)\n"
+        "print('ok')\n"
+    )
+    # in a child: without the guard the failure is a crash, not an exception
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == "ok\n", (proc.returncode, proc.stderr[-2000:])
