@@ -79,6 +79,21 @@ def check_params(p: Params) -> None:
         raise StatesmixError("invalid parameters: " + ffi.string(err).decode())
 
 
+def _token_ids(tokens, vocab: int) -> np.ndarray:
+    """tokens as the contiguous uint32 array C reads, checked first: a cast
+    of ids that are not integers in [0, vocab) would code other tokens."""
+    ids = np.asarray(tokens)
+    if ids.ndim != 1:
+        raise StatesmixError("tokens must be a one-dimensional array")
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.uint32)
+    if ids.dtype.kind not in "iu":
+        raise StatesmixError(f"token ids must be integers, not {ids.dtype}")
+    if int(ids.min()) < 0 or int(ids.max()) >= vocab:
+        raise StatesmixError("a token id is outside the vocabulary")
+    return np.ascontiguousarray(ids, dtype=np.uint32)
+
+
 class Engine:
     """One compression stream's model, tables and mixer (``smx_engine``).
 
@@ -123,11 +138,7 @@ class Engine:
 
     def encode(self, tokens: np.ndarray) -> bytes:
         self._check_usable()
-        tokens = np.ascontiguousarray(tokens, dtype=np.uint32)
-        if tokens.ndim != 1:
-            raise StatesmixError("tokens must be a one-dimensional array")
-        if tokens.size and int(tokens.max()) >= self.params.vocab:
-            raise StatesmixError("a token id is outside the vocabulary")
+        tokens = _token_ids(tokens, self.params.vocab)
         cap = lib.smx_encode_bound(tokens.size)
         out = ffi.new("uint8_t[]", cap)
         with self._lock:
@@ -144,10 +155,10 @@ class Engine:
         if n_tokens < 0:
             raise StatesmixError("negative token count")
         tokens = np.empty(n_tokens, dtype=np.uint32)
-        src = ffi.from_buffer(payload)
+        src = ffi.from_buffer(payload)  # char[]: its length is in bytes, whatever payload's items are
         with self._lock:
             self._check_usable()  # again: another thread's call may have failed meanwhile
-            used = lib.smx_decode(self._ptr, src, len(payload), ffi.from_buffer("uint32_t[]", tokens), n_tokens)
+            used = lib.smx_decode(self._ptr, src, len(src), ffi.from_buffer("uint32_t[]", tokens), n_tokens)
             if used < 0:
                 self._broken = True
                 raise StatesmixError("decoding failed")

@@ -72,6 +72,31 @@ def test_token_out_of_range():
         e.encode(np.array([1, 2, 300], dtype=np.uint32))
 
 
+@pytest.mark.parametrize("ids", [
+    np.array([1, 2**32 + 5], dtype=np.int64),   # would wrap to 5
+    np.array([1, -2**32 + 5], dtype=np.int64),  # would wrap to 5
+    np.array([1.0, 0.7]),                       # would truncate to 0
+    np.array([True, False]),
+    np.array([1, 2], dtype=object),
+], ids=["int64 above 2**32", "int64 below -2**32", "float", "bool", "object"])
+def test_token_ids_are_checked_before_the_cast(ids):
+    """Ids that are not unsigned integers below the vocabulary are refused,
+    not cast to others: a cast would code other tokens without a word."""
+    e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
+    with pytest.raises(StatesmixError):
+        e.encode(ids)
+
+
+def test_a_payload_is_measured_in_bytes():
+    e = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
+    ids = np.arange(200, dtype=np.uint32) % 300
+    payload = e.encode(ids)
+    payload += bytes(-len(payload) % 4)  # whole 4-byte items; the decoder stops at its end
+    d = Engine(Params(vocab=300, table_bits=10, pool_limit=1024), byte_pieces(300))
+    tokens, _ = d.decode(memoryview(payload).cast("I"), ids.size)
+    assert np.array_equal(tokens, ids)
+
+
 def test_truncated_payload_never_reads_out_of_bounds():
     p = Params(vocab=300, table_bits=10, pool_limit=4096)
     payload = Engine(p, byte_pieces(300)).encode(np.arange(200, dtype=np.uint32) % 300)
