@@ -503,6 +503,11 @@ class Decompressor:
                     if len(view) or not self._blocks_in_flight:
                         break
                     self._take()  # a call without input: wait for the oldest block in flight
+            if max_length >= 0 and len(self._out) == max_length and self._end_is_next():
+                try:  # all that is left fits: see the end now, as lzma does
+                    self._end()
+                except StatesmixError:
+                    pass  # a damaged end record is the next call's to report: this one has output
 
         except BaseException as exc:
             self._failed = str(exc) or type(exc).__name__
@@ -532,6 +537,12 @@ class Decompressor:
             del self._buf[: header.size]
             return True
         return self._step_parallel() if self._parallel else self._step_serial()
+
+    def _end_is_next(self) -> bool:
+        """Nothing is left to decode before the end record. (Corrupt data
+        there is left for the next call to report: this one has output.)"""
+        return (not self._eof and self._stream is not None and self._block is None
+                and not self._blocks_in_flight and self._buf[:1] == bytes([END_TAG]))
 
     def _can_step(self) -> bool:
         if self._eof:

@@ -187,6 +187,17 @@ def test_decompressor_chunks_maxsize(be, packed):
     assert b"".join(out) == INPUT
 
 
+def test_decompressor_at_the_end_with_exactly_max_length(be, packed):
+    """A call whose max_length is exactly what is left sees the end of the
+    stream in the same call, as lzma does, rather than on the next."""
+    d = be.Decompressor()
+    assert d.decompress(packed, max_length=len(INPUT)) == INPUT
+    assert d.eof and not d.needs_input
+    d = be.Decompressor()
+    assert d.decompress(packed + b"more", max_length=len(INPUT)) == INPUT
+    assert d.eof and d.unused_data == b"more"
+
+
 def test_decompressor_bad_args_do_not_swallow_data(be, packed):
     d = be.Decompressor()
     with pytest.raises(TypeError):

@@ -266,3 +266,15 @@ def test_lzmas_loop_keeps_two_blocks_decoding(monkeypatch, text):
             raise AssertionError("input ended before the stream did")
         out += d.decompress(chunk)
     assert bytes(out) == data and state["max"] == 2
+
+
+def test_a_damaged_end_record_is_reported_after_the_output_before_it(text):
+    """Seeing the end early (max_length exactly what is left) must not cost
+    the call its output when the end record is damaged: the next call says so."""
+    data = text[:3000]
+    packed = bytearray(statesmix.compress(data, level=1))
+    packed[-3] ^= 0xFF  # in the footer
+    d = Decompressor(threads=1)
+    assert d.decompress(bytes(packed), max_length=len(data)) == data
+    with pytest.raises(StatesmixError):
+        d.decompress(b"")
