@@ -59,10 +59,7 @@ def main() -> int:
         if not paths:
             from statesmix import corpus
 
-            try:
-                chosen = corpus.entries(args.set.split(","), args.only.split(",") if args.only else None)
-            except ValueError as exc:
-                ap.error(str(exc))
+            chosen = corpus.chosen_entries(ap, args.set.split(","), args.only)
             paths = [r["path"] for r in corpus.build(chosen, tmp)]
         print("| file | bytes | tokens | bytes/token | train s | encode s | round trip |")
         print("|---|---:|---:|---:|---:|---:|---|")

@@ -312,9 +312,9 @@ def _check_wrote(path: str, what: str) -> None:
 
 
 def find_data(explicit: Optional[str]) -> str:
+    """The benchmark data: explicit (which corpus.refuse_missing_data has
+    checked), else the enwik8 prefix in its usual places."""
     if explicit:
-        if not os.path.isfile(explicit):
-            raise SystemExit(f"statesmix bench: data file {explicit} does not exist")
         return os.path.abspath(explicit)
     found = find_enwik8(DEFAULT_DATA_NAME)
     if found:
@@ -717,10 +717,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if sets:
         if args.sizes:
             ap.error("--sizes cuts enwik8 prefixes; with a set, --max-bytes cuts each file")
-        try:
-            chosen = corpus.entries(sets, args.only.split(",") if args.only else None)
-        except ValueError as exc:
-            ap.error(str(exc))
+        chosen = corpus.chosen_entries(ap, sets, args.only)
     else:
         set_only = [option for option, value in (("--only", args.only), ("--max-bytes", args.max_bytes),
                                                  ("--corpus-dir", args.corpus_dir)) if value is not None]

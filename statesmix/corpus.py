@@ -705,6 +705,15 @@ def refuse_missing_data(ap: argparse.ArgumentParser, data: Optional[str]) -> Non
         ap.exit(2, f"{ap.prog}: error: --data {data}: no such file\n")
 
 
+def chosen_entries(ap: argparse.ArgumentParser, sets: Sequence[str], only: Optional[str]) -> List[Entry]:
+    """entries() of a tool's sets and its --only string (comma-separated
+    parts), an unknown set or an unmatched part being a usage error."""
+    try:
+        return entries(sets, only.split(",") if only else None)
+    except ValueError as exc:
+        ap.error(str(exc))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python bench/corpus.py", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -715,10 +724,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     refuse_missing_data(ap, args.data)
     sets = list(SETS) if args.set == "all" else args.set.split(",")
-    try:
-        chosen = entries(sets, args.only.split(",") if args.only else None)
-    except ValueError as exc:
-        ap.error(str(exc))
+    chosen = chosen_entries(ap, sets, args.only)
     records = build(chosen, args.outdir, args.data)
     print(table(records))
     return 0
