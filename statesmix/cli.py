@@ -8,14 +8,14 @@
 
 ``-`` or no FILE means stdin/stdout. Output is written to a temporary file
 beside the target and renamed into place only on success, so an error,
-Ctrl-C, SIGTERM or SIGHUP never leaves a partial file (a pipe or a device
-named as the output is written into instead). The coding runs on worker
-threads and this thread only waits, so a signal stops the command within
-a second, also inside a long frame. What is refused before any work, as
-xz and zstd refuse it, is in _refusal. Exit status: 0 success, 1 data
-error (corrupt input, a file that needs more than --memory-limit, a file
-refused), 2 usage error, 130 Ctrl-C; SIGTERM and SIGHUP end the process
-by the signal.
+Ctrl-C, SIGTERM, SIGHUP or SIGXCPU never leaves a partial file (a pipe or
+a device named as the output is written into instead). The coding runs on
+worker threads and this thread only waits, so a signal stops the command
+within a second, also inside a long frame. What is refused before any
+work, as xz and zstd refuse it, is in _refusal. Exit status: 0 success, 1
+data error (corrupt input, a file that needs more than --memory-limit, a
+file refused), 2 usage error, 130 Ctrl-C; SIGTERM, SIGHUP and SIGXCPU end
+the process by the signal.
 """
 
 from __future__ import annotations
@@ -378,8 +378,8 @@ def _interrupted() -> None:
 
 
 class _Signalled(BaseException):
-    """SIGTERM or SIGHUP arrived: it unwinds like Ctrl-C, so the output
-    being written is removed (_write_output) before the process goes."""
+    """SIGTERM, SIGHUP or SIGXCPU arrived: it unwinds like Ctrl-C, so the
+    output being written is removed (_write_output) before the process goes."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -393,10 +393,12 @@ def _raise_signalled(signum: int, frame: Any) -> None:
 @contextlib.contextmanager
 def _termination_unwinds() -> Iterator[None]:
     """As xz, gzip and zstd: `timeout`, kill or a closed terminal leaves no
-    partial output. A signal already ignored (SIGHUP under nohup) or
-    handled by the caller stays so; the handlers are put back after."""
+    partial output; nor, as xz, a CPU time limit (ulimit -t: SIGXCPU at the
+    soft limit, whose default action ends the process at once). A signal
+    already ignored (SIGHUP under nohup) or handled by the caller stays so;
+    the handlers are put back after."""
     installed = []
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU):
         try:
             if signal.getsignal(signum) is signal.SIG_DFL:
                 signal.signal(signum, _raise_signalled)

@@ -4,6 +4,7 @@ import errno
 import io
 import os
 import random
+import resource
 import signal
 import stat
 import subprocess
@@ -171,12 +172,20 @@ def _signal_mid_compression(tmp_path, signum, preexec_fn=None):
     return proc.returncode, err, sorted(p.name for p in tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def _default_disposition_and_no_core(signum):
+    """For the child: the default disposition, whatever this run inherited
+    (a CI under nohup ignores SIGHUP), and no core file from SIGXCPU's."""
+    def preexec():
+        signal.signal(signum, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return preexec
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGXCPU])
 def test_termination_leaves_no_partial_output(tmp_path, signum):
-    # as xz, gzip and zstd: `timeout`, a closed terminal or kill must not leave a temporary file
-    # the default disposition, whatever this run inherited (a CI under nohup ignores SIGHUP)
-    code, err, names = _signal_mid_compression(tmp_path, signum,
-                                               preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
+    # as xz, gzip and zstd: `timeout`, a closed terminal or kill must not leave a temporary file;
+    # nor, as xz, a CPU time limit (ulimit -t sends SIGXCPU at the soft limit)
+    code, err, names = _signal_mid_compression(tmp_path, signum, preexec_fn=_default_disposition_and_no_core(signum))
     assert code == -signum, err  # it still dies by the signal, as its parent expects
     assert names == ["long.txt"]
 
