@@ -418,6 +418,8 @@ class Decompressor:
         self._failed: Optional[str] = None
         self._make_runner: Optional[Callable[[], JobQueue]] = None  # set: blocks go to this runner
         self._one_block_at_a_time = False
+        # what the frames decoded so far hold; decompress_chunks gives it a report
+        self._progress = _Progress(None, None)
 
     def __reduce__(self):
         raise TypeError(f"cannot pickle {type(self).__name__!r} object")
@@ -616,6 +618,8 @@ class Decompressor:
         self._frame = None
         self._block_bytes += head.total
         self._out += raw
+        self._progress.on_frame(len(raw), head.n_tokens, head.total)
+        self._progress.report()
         if not self._block.remaining:
             self._entries.append(self._block.entry(self._block_bytes))
             self._block = None
@@ -623,11 +627,14 @@ class Decompressor:
 
     def _take(self) -> None:
         runner = self._runner
-        need = runner.oldest_tag()
-        raw, entry = runner.pop()
+        need, header = runner.oldest_tag()
+        raw, entry = runner.pop(on_wait=self._progress.report)
+        if not runner.reports_frames:  # the block's frames were decoded elsewhere: count it whole
+            self._progress.on_frame(entry.raw_len, header.n_tokens, entry.comp_size - header.size)
         self._in_flight_memory -= need
         self._entries.append(entry)
         self._out += raw
+        self._progress.report()
 
     def _step_parallel(self) -> bool:
         runner = self._worker()
@@ -672,7 +679,8 @@ class Decompressor:
         self._scanned = None
         last = runner.pending == 0 and buf[:1] == bytes([END_TAG])
         threads = self._threads if last else max(1, self._threads // runner.workers)
-        runner.submit(blocks.decode_block, blob, header, index, threads, tag=need, local=dict(cancel=runner.cancel))
+        runner.submit(blocks.decode_block, blob, header, index, threads, tag=(need, header),
+                      local=dict(cancel=runner.cancel, on_frame=self._progress.on_frame))
         self._in_flight_memory += need
         return True
 
@@ -706,25 +714,37 @@ def decompress_next_stream(d: Decompressor, data, max_length: int = -1) -> bytes
         raise StatesmixError(TRAILING_GARBAGE) from None
 
 
-def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0,
-                      memory_limit: Optional[int] = None) -> Iterator[bytes]:
+def decompress_chunks(chunks: Iterable[bytes], *, threads: int = 0, memory_limit: Optional[int] = None,
+                      progress: Optional[ProgressFn] = None) -> Iterator[bytes]:
     """Decompresses .smx data arriving in pieces, yielding output as it is
     decoded. Concatenated streams decode in order; anything else after a
     stream, an empty input or a stream cut short raises StatesmixError
-    (TruncatedError, also an EOFError, for the last two)."""
+    (TruncatedError, also an EOFError, for the last two). progress, if
+    given, is called as for compress(), with None for the total, over all
+    the streams: (bytes decoded, None, tokens, compressed bytes of their
+    frames)."""
     check_threads(threads)
     check_memory_limit(memory_limit)
-    return _decompress_chunks(chunks, lambda: Decompressor(threads=threads, memory_limit=memory_limit))
+    check_progress(progress)
+    return _decompress_chunks(chunks, lambda: Decompressor(threads=threads, memory_limit=memory_limit), progress)
 
 
-def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor]) -> Iterator[bytes]:
+def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor],
+                       progress: Optional[ProgressFn] = None) -> Iterator[bytes]:
     """decompress_chunks(), with a Decompressor from new() for each stream."""
-    d = new()
+    counts = _Progress(progress, None)  # one count for every stream
+
+    def counted() -> Decompressor:
+        d = new()
+        d._progress = counts
+        return d
+
+    d = counted()
     started = False
     for chunk in chunks:
         while chunk:
             if d.eof:  # another stream must follow
-                d = new()
+                d = counted()
                 out = decompress_next_stream(d, chunk)
             else:
                 out = d.decompress(chunk)

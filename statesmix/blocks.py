@@ -96,7 +96,7 @@ def _entropy_bits(symbols: np.ndarray) -> float:
     return float(-(counts * np.log2(counts / n)).sum())
 
 
-# on_frame(raw bytes, tokens modelled, bytes written), after each frame
+# on_frame(raw bytes, tokens modelled, bytes of the coded frame), after each frame
 FrameFn = Callable[[int, int, int], None]
 
 
@@ -324,8 +324,10 @@ def block_extent(buf, pos: int, stream: StreamHeader, index: int) -> Optional[Tu
 
 
 def decode_block(blob, header: BlockHeader, index: int, threads: int = 1,
-                 cancel: Optional[threading.Event] = None) -> Tuple[bytes, IndexEntry]:
-    """The content of a whole block (blob holds it from its tag on)."""
+                 cancel: Optional[threading.Event] = None,
+                 on_frame: Optional[FrameFn] = None) -> Tuple[bytes, IndexEntry]:
+    """The content of a whole block (blob holds it from its tag on);
+    on_frame, if given, is called after each frame, as by encode_block."""
     dec = BlockDecoder(header, index, threads)
     pos = header.size
     out = []
@@ -337,6 +339,8 @@ def decode_block(blob, header: BlockHeader, index: int, threads: int = 1,
             raise StatesmixError(f"block {index} is truncated")
         out.append(dec.frame(head, bytes(blob[pos + head.size : pos + head.total])))
         pos += head.total
+        if on_frame is not None:
+            on_frame(head.raw_len, head.n_tokens, head.total)
     return b"".join(out), dec.entry(pos)
 
 

@@ -342,12 +342,12 @@ class _Options:
             return compressor(self.cluster_client(), self.level, block_size=self.block_size, progress=bar)
         return api.Compressor(self.level, block_size=self.block_size, threads=self.threads, progress=bar)
 
-    def decode(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    def decode(self, chunks: Iterator[bytes], bar: "_Progress") -> Iterator[bytes]:
         if self.dask:
             from .cluster import decompress_chunks
 
-            return decompress_chunks(self.cluster_client(), chunks, memory_limit=self.memory_limit)
-        return api.decompress_chunks(chunks, threads=self.threads, memory_limit=self.memory_limit)
+            return decompress_chunks(self.cluster_client(), chunks, memory_limit=self.memory_limit, progress=bar)
+        return api.decompress_chunks(chunks, threads=self.threads, memory_limit=self.memory_limit, progress=bar)
 
 
 def _connect(address: str):
@@ -513,7 +513,8 @@ def _one_file(path: str, opts: _Options) -> None:
     if opts.dask:
         opts.cluster_client()  # before any output is made; an input that is not there was named first
     show = (not opts.quiet) and (opts.progress if opts.progress is not None else sys.stderr.isatty())
-    bar = _Progress(os.path.basename(_shown(path)), show, size)
+    # the input's size is the total of what is compressed; a decoded size is known only at the end
+    bar = _Progress(os.path.basename(_shown(path)), show, size if mode == "compress" else None)
     start = time.monotonic()
     sizes = [0, 0]
 
@@ -521,7 +522,7 @@ def _one_file(path: str, opts: _Options) -> None:
         if mode == "compress":
             sizes[:] = _compress_stream(src, dst, opts.compressor(bar))
         else:
-            sizes[:] = _decompress_stream(src, dst, opts.decode)
+            sizes[:] = _decompress_stream(src, dst, lambda chunks: opts.decode(chunks, bar))
 
     try:
         if mode == "test":

@@ -85,18 +85,20 @@ def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Op
 
 
 def decompress_chunks(client: Client, chunks: Iterable[bytes], *, memory_limit: Optional[int] = None,
-                      in_flight: Optional[int] = None) -> Iterable[bytes]:
-    """api.decompress_chunks, with the blocks decoded on the cluster."""
+                      in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> Iterable[bytes]:
+    """api.decompress_chunks, with the blocks decoded on the cluster;
+    progress counts the blocks as they come back."""
     _check_client(client)
     _check_in_flight(in_flight)
     api.check_memory_limit(memory_limit)
+    api.check_progress(progress)
 
     def new() -> api.Decompressor:
         d = api.Decompressor(threads=1, memory_limit=memory_limit)
         d._make_runner = lambda: DaskRunner(client, in_flight)
         return d
 
-    return api._decompress_chunks(chunks, new)
+    return api._decompress_chunks(chunks, new, progress)
 
 
 def compress(client: Client, data, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None) -> bytes:

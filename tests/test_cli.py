@@ -791,6 +791,24 @@ def test_progress_shown_on_request_and_silent_otherwise(tmp_path):
     assert r.exit_code == 0 and r.stderr == ""
 
 
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_decompress_shows_progress_as_compress_does(tmp_path, threads):
+    # decompress took --progress (and its default on a terminal) and showed nothing
+    runner = CliRunner()
+    data = b"progress report please " * 600  # four blocks of 4 KiB
+    packed = tmp_path / "p.txt.smx"
+    packed.write_bytes(statesmix.compress(data, level=1, block_size=4096) * 2)  # two streams, one count
+    r = runner.invoke(main, ["decompress", "-T", threads, "--progress", "-c", str(packed)])
+    assert r.exit_code == 0 and r.stdout_bytes == data * 2, r.output
+    last = [line for line in r.stderr.split("\r") if "bpb" in line][-1]
+    # bytes out; the compressed file's size is no total for them
+    assert last.startswith(f"p.txt.smx: {2 * len(data) / 1e6:.2f} MB "), last
+    bpb = float(last.split(" bpb")[0].split()[-1])
+    assert "tok/s" in last and 0 < bpb < 8 * packed.stat().st_size / (2 * len(data))  # the frames' bits
+    r = runner.invoke(main, ["decompress", "-q", "--progress", "-c", str(packed)])
+    assert r.exit_code == 0 and r.stderr == ""
+
+
 def test_several_files_and_threads_option(tmp_path, runner):
     names = []
     for i in range(3):

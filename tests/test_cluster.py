@@ -118,6 +118,16 @@ def test_progress_counts_the_blocks_that_come_back(client, data):
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
 
+def test_decompress_progress_counts_the_blocks_that_come_back(client, data):
+    from statesmix import api
+
+    packed = statesmix.compress(data, level=1, block_size=8192)
+    calls, local_calls = [], []
+    assert b"".join(cluster.decompress_chunks(client, [packed], progress=lambda *a: calls.append(a))) == data
+    assert b"".join(api.decompress_chunks([packed], threads=1, progress=lambda *a: local_calls.append(a))) == data
+    assert calls[-1] == local_calls[-1] and calls[-1][:2] == (len(data), None)  # the frames' own totals
+
+
 @pytest.mark.parametrize("bad", ["tcp://127.0.0.1:1", None, object()])
 def test_a_client_that_is_not_one_is_refused_before_any_work(bad, data, tmp_path):
     from statesmix.errors import ArgumentTypeError

@@ -278,3 +278,23 @@ def test_a_damaged_end_record_is_reported_after_the_output_before_it(text):
     assert d.decompress(bytes(packed), max_length=len(data)) == data
     with pytest.raises(StatesmixError):
         d.decompress(b"")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decompress_chunks_reports_progress_over_every_stream(text, threads):
+    # what statesmix decompress --progress shows: the frames' own counts, as compress reports them
+    from statesmix import api, info
+
+    data = text[: 3 * 4096 + 100]
+    packed = statesmix.compress(data, level=1, block_size=4096)
+    blocks = info.scan(packed).blocks
+    calls = []
+    out = b"".join(api.decompress_chunks([packed[:1000], packed[1000:] + packed], threads=threads,
+                                         progress=lambda *a: calls.append(a)))
+    assert out == data * 2
+    tokens = sum(b.tokens for b in blocks)
+    frames = sum(b.comp_size - b.header.size for b in blocks)
+    assert calls[-1] == (2 * len(data), None, 2 * tokens, 2 * frames)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    with pytest.raises(TypeError):
+        api.decompress_chunks([packed], progress=5)
