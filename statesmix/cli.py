@@ -12,10 +12,10 @@ Ctrl-C, SIGTERM, SIGHUP or SIGXCPU never leaves a partial file (a pipe or
 a device named as the output is written into instead). The coding runs on
 worker threads and this thread only waits, so a signal stops the command
 within a second, also inside a long frame. What is refused before any
-work, as xz and zstd refuse it, is in _refusal. Exit status: 0 success, 1
-data error (corrupt input, a file that needs more than --memory-limit, a
-file refused), 2 usage error, 130 Ctrl-C; SIGTERM, SIGHUP and SIGXCPU end
-the process by the signal.
+work, as xz and zstd refuse it, is in _input_problem and _refusal. Exit
+status: 0 success, 1 data error (corrupt input, a file that needs more
+than --memory-limit, a file refused), 2 usage error, 130 Ctrl-C; SIGTERM,
+SIGHUP and SIGXCPU end the process by the signal.
 """
 
 from __future__ import annotations
@@ -501,8 +501,27 @@ def _refusal(path: str, target: Optional[str], to_stdout: bool, opts: _Options) 
     return None
 
 
+def _input_problem(path: str) -> Optional[str]:
+    """Why the named input path cannot be read, if it is not there, is a
+    directory or may not be read. As xz and zstd, this is said before
+    anything about the output: not "the output exists (use -f)", which -f
+    would only turn into this."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            return f"{path}: Is a directory"
+    except OSError as exc:
+        return _os_error_line(exc, path)
+    if not os.access(path, os.R_OK):
+        return f"{path}: {os.strerror(errno.EACCES)}"
+    return None
+
+
 def _one_file(path: str, opts: _Options) -> None:
     mode = opts.mode
+    problem = _input_problem(path) if path != "-" else None
+    if problem is not None:
+        _error(problem)
+        raise _Failed
     to_stdout = opts.stdout or (path == "-" and opts.output is None) or opts.output == "-"
     target = None if to_stdout or mode == "test" else (opts.output or _output_name(path, mode))
     refusal = _refusal(path, target, to_stdout, opts)

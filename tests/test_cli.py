@@ -631,6 +631,28 @@ def test_missing_file_and_bad_suffix(tmp_path, runner):
     assert r.exit_code == 1 and "suffix" in r.output
 
 
+def test_an_input_that_is_not_there_is_reported_before_its_output(tmp_path, runner):
+    # a missing notes.smx was "notes already exists; not overwritten (use -f to force)", and -f
+    # only then said that notes.smx was missing; xz and zstd name the input first
+    (tmp_path / "notes").write_bytes(b"decompressed already")
+    (tmp_path / "taken.smx").write_bytes(b"someone's output")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "secret").write_bytes(b"not for this user")
+    (tmp_path / "secret").chmod(0)
+    taken = str(tmp_path / "taken.smx")
+    cases = [(["decompress"], "notes.smx", "No such file or directory"),
+             (["compress", "-o", taken], "gone", "No such file or directory"),
+             (["compress", "-o", taken], "folder", "Is a directory")]
+    if os.geteuid() != 0:  # root reads it
+        cases.append((["compress", "-o", taken], "secret", "Permission denied"))
+    for args, name, why in cases:
+        for more in ([], ["-f"]):
+            r = runner.invoke(main, args[:1] + more + args[1:] + [str(tmp_path / name)])
+            assert r.exit_code == 1 and r.stderr == f"statesmix: {tmp_path / name}: {why}\n", r.output
+    assert (tmp_path / "notes").read_bytes() == b"decompressed already"
+    assert (tmp_path / "taken.smx").read_bytes() == b"someone's output"
+
+
 def test_usage_errors_exit_2(runner):
     assert runner.invoke(main, ["compress", "-l", "12", "x"]).exit_code == 2
     assert runner.invoke(main, ["frobnicate"]).exit_code == 2
