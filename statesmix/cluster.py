@@ -67,9 +67,11 @@ class DaskRunner(JobQueue):
         self.client = client
 
     def _start(self, fn: Callable[..., Any], args: tuple, kwargs: dict, local: dict) -> Future:
-        # local callbacks stay here; big arguments go to the cluster once, by scatter
+        # local callbacks stay here; big arguments go to the cluster once, by
+        # scatter, each under a key of its own: keyed by content, equal blocks
+        # (runs of zeros) shared one, and the first one's release lost the next
         args = tuple(a.tobytes() if isinstance(a, memoryview) else a for a in args)
-        data = [self.client.scatter(a) if isinstance(a, bytes) else a for a in args]
+        data = [self.client.scatter(a, hash=False) if isinstance(a, bytes) else a for a in args]
         return self.client.submit(fn, *data, pure=False, **kwargs)
 
 
