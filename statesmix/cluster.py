@@ -20,7 +20,7 @@ Every worker needs statesmix installed, at the same version as the client.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 
 from . import api
 from ._files import without_suffix, write_output
@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("statesmix.cluster needs Dask: pip install 'statesmix[dask]'") from exc
 
 READ_SIZE = 1 << 20
+PathName = Union[str, bytes, os.PathLike]
 
 
 def _check_client(client) -> Client:
@@ -43,6 +44,16 @@ def _check_client(client) -> Client:
     if client.status in ("closing", "closed"):
         raise ArgumentValueError("client is closed")
     return client
+
+
+def _check_paths(src, dst) -> Tuple[str, Optional[str]]:
+    """src and dst (None: not given) as str, from what open() takes: a str,
+    bytes or os.PathLike (never an int, which open() and os.stat() would
+    take as a file descriptor)."""
+    for name, path in (("src", src), ("dst", dst)):
+        if not (isinstance(path, (str, bytes, os.PathLike)) or (path is None and name == "dst")):
+            raise ArgumentTypeError(f"{name} must be a path (str, bytes or os.PathLike), not {path!r}")
+    return os.fsdecode(src), None if dst is None else os.fsdecode(dst)
 
 
 def _check_in_flight(in_flight) -> Optional[int]:
@@ -121,11 +132,12 @@ def _read(path: str) -> Iterable[bytes]:
             yield chunk
 
 
-def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level: int = api.DEFAULT_LEVEL,
-                  block_size: Optional[int] = None) -> str:
+def compress_file(client: Client, src: PathName, dst: Optional[PathName] = None, *,
+                  level: int = api.DEFAULT_LEVEL, block_size: Optional[int] = None) -> str:
     """Compresses src into dst (default src + ".smx"), which takes src's
     permissions and times as the command line's output does; returns dst."""
     c = compressor(client, level, block_size=block_size)
+    src, dst = _check_paths(src, dst)
     dst = dst or src + ".smx"
 
     def write(f):
@@ -137,11 +149,12 @@ def compress_file(client: Client, src: str, dst: Optional[str] = None, *, level:
     return dst
 
 
-def decompress_file(client: Client, src: str, dst: Optional[str] = None, *,
+def decompress_file(client: Client, src: PathName, dst: Optional[PathName] = None, *,
                     memory_limit: Optional[int] = None) -> str:
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
     permissions and times; returns dst."""
     pieces = decompress_chunks(client, _read(src), memory_limit=memory_limit)  # its arguments checked now
+    src, dst = _check_paths(src, dst)
     if dst is None:
         dst = without_suffix(src)
         if dst is None:

@@ -197,3 +197,30 @@ def test_blocks_with_the_same_bytes(client):
     for _ in range(3):
         assert cluster.compress(client, data, level=1, block_size=4096) == packed
         assert cluster.decompress(client, packed) == data
+
+
+def test_paths_may_be_path_objects_or_bytes(client, data, tmp_path):
+    # as open(), lzma.open() and statesmix.open() take them
+    src = tmp_path / "p.txt"
+    src.write_bytes(data[:3000])
+    assert cluster.compress_file(client, src, level=1) == str(src) + ".smx"
+    assert cluster.compress_file(client, bytes(src), tmp_path / "q.smx", level=1) == str(tmp_path / "q.smx")
+    assert cluster.decompress_file(client, tmp_path / "q.smx") == str(tmp_path / "q")
+    assert cluster.decompress_file(client, str(src).encode() + b".smx", tmp_path / "r") == str(tmp_path / "r")
+    assert (tmp_path / "q").read_bytes() == (tmp_path / "r").read_bytes() == data[:3000]
+
+
+@pytest.mark.parametrize("bad", [None, 3.5, ["p.txt"]])
+def test_a_path_that_is_not_one_is_refused_before_any_work(client, data, tmp_path, bad):
+    from statesmix.errors import ArgumentTypeError
+
+    src = tmp_path / "p.txt"
+    src.write_bytes(data[:3000])
+    packed = tmp_path / "p.txt.smx"
+    packed.write_bytes(statesmix.compress(data[:3000], level=1))
+    for call in (lambda: cluster.compress_file(client, bad), lambda: cluster.decompress_file(client, bad),
+                 lambda: cluster.compress_file(client, str(src), bad if bad is not None else 3.5),
+                 lambda: cluster.decompress_file(client, str(packed), bad if bad is not None else 3.5)):
+        with pytest.raises(ArgumentTypeError, match="src|dst"):
+            call()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.txt", "p.txt.smx"]
