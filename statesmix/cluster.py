@@ -168,10 +168,25 @@ def decompress_file(client: Client, src: PathName, dst: Optional[PathName] = Non
     return dst
 
 
-def compress_files(client: Client, paths: List[str], **kwargs) -> List[str]:
+def _check_path_list(paths) -> List[PathName]:
+    """paths as a list, each one a path: checked before the first file, and
+    one name alone refused (as a list it would be one-character names)."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise ArgumentTypeError(f"paths must be a list of paths, not one path: {paths!r}")
+    try:
+        paths = list(paths)
+    except TypeError:
+        raise ArgumentTypeError(f"paths must be a list of paths, not {paths!r}") from None
+    for path in paths:
+        _check_paths(path, None)
+    return paths
+
+
+def compress_files(client: Client, paths: Iterable[PathName], **kwargs) -> List[str]:
     """compress_file for each path, in turn (each spreads its blocks over the cluster)."""
-    return [compress_file(client, p, **kwargs) for p in paths]
+    return [compress_file(client, p, **kwargs) for p in _check_path_list(paths)]
 
 
-def decompress_files(client: Client, paths: List[str], **kwargs) -> List[str]:
-    return [decompress_file(client, p, **kwargs) for p in paths]
+def decompress_files(client: Client, paths: Iterable[PathName], **kwargs) -> List[str]:
+    """decompress_file for each path, in turn (each spreads its blocks over the cluster)."""
+    return [decompress_file(client, p, **kwargs) for p in _check_path_list(paths)]

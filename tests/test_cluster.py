@@ -224,3 +224,17 @@ def test_a_path_that_is_not_one_is_refused_before_any_work(client, data, tmp_pat
         with pytest.raises(ArgumentTypeError, match="src|dst"):
             call()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.txt", "p.txt.smx"]
+
+
+def test_a_list_of_files_is_checked_before_the_first_file(client, data, tmp_path, monkeypatch):
+    # one name is not a list of names: "p.txt" was taken as "p", ".", "t", ...
+    from statesmix.errors import ArgumentTypeError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.txt").write_bytes(data[:3000])
+    (tmp_path / "q.txt.smx").write_bytes(statesmix.compress(data[:3000], level=1))
+    for files, name in ((cluster.compress_files, "p.txt"), (cluster.decompress_files, "q.txt.smx")):
+        for bad in (name, name.encode(), tmp_path / name, 5, [name, None]):
+            with pytest.raises(ArgumentTypeError, match="path"):
+                files(client, bad)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.txt", "q.txt.smx"]
