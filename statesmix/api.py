@@ -332,6 +332,8 @@ class Compressor:
                 self._pending = bytearray()
             while self._runner is not None and self._runner.pending:
                 parts.append(self._take())
+            if not self._entries:  # no block: still the one report that says all is done
+                self._progress.report()
         except BaseException as exc:
             self._fail(exc)
             raise
@@ -363,7 +365,8 @@ def compress(data, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional
 
     The result depends only on the data, the level and the block size;
     threads only changes how fast it comes. progress, if given, is called
-    now and then with (bytes done, bytes in all, tokens coded, bytes written).
+    now and then with (bytes done, bytes in all, tokens coded, bytes written),
+    last with every byte done (once, for empty data).
     """
     return _compress(data, level, threads, progress, block_size=block_size)
 

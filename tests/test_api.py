@@ -79,3 +79,17 @@ def test_errors_derive_from_one_class():
     assert issubclass(StatesmixError, Exception)
     with pytest.raises(StatesmixError):
         statesmix.decompress(b"definitely not compressed")
+
+
+@pytest.mark.parametrize("size", [0, 1, 5000, 12_000])
+def test_progress_ends_with_a_call_at_the_whole_input(size):
+    # a progress bar is told the work is done, also when there was none
+    data = os.urandom(size)  # stored: quick
+    calls = []
+    blob = statesmix.compress(data, level=1, block_size=4096, threads=2, progress=lambda *a: calls.append(a))
+    assert calls and calls[-1][:2] == (size, size)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    calls.clear()
+    c = statesmix.Compressor(1, block_size=4096, threads=2, progress=lambda *a: calls.append(a))
+    assert c.compress(data) + c.flush() == blob
+    assert calls and calls[-1][:2] == (size, None)
