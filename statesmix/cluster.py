@@ -14,18 +14,21 @@ and writes the results in order.
     sc.compress_files(client, ["a.log", "b.log"], level=6, block_size=16 << 20)   # writes a.log.smx, b.log.smx
     sc.decompress_files(client, ["a.log.smx"])                                      # writes a.log
 
-Every worker needs statesmix installed, at the same version as the client.
+Every worker needs statesmix installed, at the same version as the client:
+a block sent to a worker of another format version fails with a
+StatesmixError that says so.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 
-from . import api
+from . import api, container
 from ._files import without_suffix, write_output
 from ._parallel import JobQueue
-from .errors import ArgumentTypeError, ArgumentValueError
+from .errors import ArgumentTypeError, ArgumentValueError, StatesmixError
 
 try:
     from distributed import Client, Future
@@ -66,6 +69,17 @@ def _check_in_flight(in_flight) -> Optional[int]:
     return in_flight
 
 
+def _on_worker(client_format: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """fn(*args, **kwargs) on a worker whose statesmix has the client's
+    format. One at another version codes blocks by its own level table,
+    which the client's stream header would misdescribe: a file that does
+    not decode, written without an error."""
+    if container.FORMAT_VERSION != client_format:
+        raise StatesmixError(f"a Dask worker has statesmix of format {container.FORMAT_VERSION}, this client "
+                             f"format {client_format}: install the same statesmix version on every worker")
+    return fn(*args, **kwargs)
+
+
 class DaskRunner(JobQueue):
     """Blocks on the workers of a Dask cluster, at most in_flight at a time
     (default: two per worker thread)."""
@@ -83,7 +97,8 @@ class DaskRunner(JobQueue):
         # (runs of zeros) shared one, and the first one's release lost the next
         args = tuple(a.tobytes() if isinstance(a, memoryview) else a for a in args)
         data = [self.client.scatter(a, hash=False) if isinstance(a, bytes) else a for a in args]
-        return self.client.submit(fn, *data, pure=False, **kwargs)
+        return self.client.submit(_on_worker, container.FORMAT_VERSION, fn, *data, pure=False,
+                                  key=f"{fn.__name__}-{uuid.uuid4()}", **kwargs)
 
 
 def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None,

@@ -238,3 +238,26 @@ def test_a_list_of_files_is_checked_before_the_first_file(client, data, tmp_path
             with pytest.raises(ArgumentTypeError, match="path"):
                 files(client, bad)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.txt", "q.txt.smx"]
+
+
+def _set_format(version):
+    from statesmix import container
+
+    container.FORMAT_VERSION = version
+
+
+def test_a_worker_at_another_format_is_an_error_not_a_bad_file(client, data):
+    # a worker's blocks follow its own level table; under this client's
+    # stream header, another format's blocks made a file that does not decode
+    from statesmix.container import FORMAT_VERSION
+
+    blob = statesmix.compress(data[:3000], level=1)
+    client.run(_set_format, FORMAT_VERSION - 1)
+    try:
+        with pytest.raises(statesmix.StatesmixError, match="same statesmix version on every worker"):
+            cluster.compress(client, data[:3000], level=1)
+        with pytest.raises(statesmix.StatesmixError, match="same statesmix version on every worker"):
+            cluster.decompress(client, blob)
+    finally:
+        client.run(_set_format, FORMAT_VERSION)
+    assert cluster.compress(client, data[:3000], level=1) == blob
