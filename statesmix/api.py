@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
 import threading
 import weakref
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 from . import blocks
 from ._parallel import JobQueue, OrderedRunner, cpu_count
@@ -50,6 +51,12 @@ from .errors import (
     TruncatedError,
 )
 from .params import DEFAULT_LEVEL, LEVELS, MAX_LEVEL, MIN_LEVEL, Params
+
+# any object with the buffer protocol: bytes, bytearray, memoryview, array, mmap, numpy
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer as BytesLike
+else:
+    BytesLike = Any
 
 # progress(bytes_done, bytes_total_or_None, tokens_done, bytes_written)
 ProgressFn = Callable[[int, Optional[int], int, int], None]
@@ -289,7 +296,7 @@ class Compressor:
             self._runner.close()
 
     @_one_call_at_a_time
-    def compress(self, data) -> bytes:
+    def compress(self, data: BytesLike) -> bytes:
         view = _as_view(data)
         self._check_usable()  # first: a flush that failed did not finish the stream
         if self._finished:
@@ -359,8 +366,8 @@ class Compressor:
         return self._emit(parts) + self._flush()
 
 
-def compress(data, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional[int] = None, threads: int = 0,
-             progress: Optional[ProgressFn] = None) -> bytes:
+def compress(data: BytesLike, level: Optional[int] = DEFAULT_LEVEL, *, block_size: Optional[int] = None,
+             threads: int = 0, progress: Optional[ProgressFn] = None) -> bytes:
     """Compresses data (any bytes-like object) and returns the .smx bytes.
 
     The result depends only on the data, the level and the block size;
@@ -488,7 +495,7 @@ class Decompressor:
         return self._first_block + len(self._entries) + self._blocks_in_flight
 
     @_one_call_at_a_time
-    def decompress(self, data, max_length: int = -1) -> bytes:
+    def decompress(self, data: BytesLike, max_length: int = -1) -> bytes:
         """Decompresses data, returning at most max_length bytes (all if negative)."""
         try:  # any integer-like object, as lzma takes
             max_length = operator.index(max_length)
@@ -761,7 +768,7 @@ def _decompress_chunks(chunks: Iterable[bytes], new: Callable[[], Decompressor],
         raise TruncatedError("compressed data is truncated (it ends before the end of the stream)")
 
 
-def decompress(data, *, threads: int = 0, memory_limit: Optional[int] = None) -> bytes:
+def decompress(data: BytesLike, *, threads: int = 0, memory_limit: Optional[int] = None) -> bytes:
     """Decompresses .smx data; concatenated streams decode to the concatenation.
 
     memory_limit (bytes, default DEFAULT_MEMORY_LIMIT) refuses, with

@@ -101,7 +101,7 @@ class DaskRunner(JobQueue):
                                   key=f"{fn.__name__}-{uuid.uuid4()}", **kwargs)
 
 
-def compressor(client: Client, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None,
+def compressor(client: Client, level: Optional[int] = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None,
                in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> api.Compressor:
     """An api.Compressor whose blocks are coded on the cluster. progress, if
     given, is called as the blocks come back."""
@@ -129,14 +129,15 @@ def decompress_chunks(client: Client, chunks: Iterable[bytes], *, memory_limit: 
     return api._decompress_chunks(chunks, new, progress)
 
 
-def compress(client: Client, data, level: int = api.DEFAULT_LEVEL, *, block_size: Optional[int] = None) -> bytes:
+def compress(client: Client, data: api.BytesLike, level: Optional[int] = api.DEFAULT_LEVEL, *,
+             block_size: Optional[int] = None) -> bytes:
     """statesmix.compress(), on the cluster: the same bytes."""
     c = compressor(client, level, block_size=block_size)
     view = api._as_view(data)
     return c._compress_all(view)
 
 
-def decompress(client: Client, data, *, memory_limit: Optional[int] = None) -> bytes:
+def decompress(client: Client, data: api.BytesLike, *, memory_limit: Optional[int] = None) -> bytes:
     """statesmix.decompress(), on the cluster."""
     return b"".join(decompress_chunks(client, [api._as_view(data).tobytes()], memory_limit=memory_limit))
 
@@ -148,7 +149,7 @@ def _read(path: str) -> Iterable[bytes]:
 
 
 def compress_file(client: Client, src: PathName, dst: Optional[PathName] = None, *,
-                  level: int = api.DEFAULT_LEVEL, block_size: Optional[int] = None) -> str:
+                  level: Optional[int] = api.DEFAULT_LEVEL, block_size: Optional[int] = None) -> str:
     """Compresses src into dst (default src + ".smx"), which takes src's
     permissions and times as the command line's output does; returns dst."""
     c = compressor(client, level, block_size=block_size)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import builtins
 import io
 import os
-from typing import BinaryIO, List, Optional, Union
+from typing import Any, BinaryIO, List, Optional, Union
 
 from .api import (
+    BytesLike,
     Compressor,
     Decompressor,
     _as_view,
@@ -259,7 +260,7 @@ class StatesmixFile(io.BufferedIOBase):
         return self._fp is None
 
     @property
-    def name(self):
+    def name(self) -> Any:
         """The underlying file's name (ValueError once closed), as Python 3.13's LZMAFile."""
         self._check_open()
         return self._fp.name
@@ -323,7 +324,7 @@ class StatesmixFile(io.BufferedIOBase):
         self._check("rb")
         return self._reader.read1(size)
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: BytesLike) -> int:
         self._check("rb")
         return self._reader.readinto(b)
 
@@ -349,7 +350,7 @@ class StatesmixFile(io.BufferedIOBase):
         return self._written
 
     # -- writing ---------------------------------------------------------------
-    def write(self, data) -> int:
+    def write(self, data: BytesLike) -> int:
         self._check("wb")
         view = _as_view(data)
         # read once: close() on another thread may clear them meanwhile (its
@@ -378,7 +379,8 @@ def _check_text_args(encoding: Optional[str], errors: Optional[str], newline: Op
 
 def open(filename: PathOrFile, mode: str = "rb", *, level: Optional[int] = None,
          block_size: Optional[int] = None, encoding: Optional[str] = None, errors: Optional[str] = None,
-         newline: Optional[str] = None, threads: int = 0, memory_limit: Optional[int] = None):
+         newline: Optional[str] = None, threads: int = 0,
+         memory_limit: Optional[int] = None) -> Union[StatesmixFile, io.TextIOWrapper]:
     """Opens a .smx file in binary ("rb", "wb", "xb", "ab") or text ("rt",
     "wt", "xt", "at") mode; "r", "w", "x" and "a" are binary.
 

@@ -93,3 +93,31 @@ def test_progress_ends_with_a_call_at_the_whole_input(size):
     c = statesmix.Compressor(1, block_size=4096, threads=2, progress=lambda *a: calls.append(a))
     assert c.compress(data) + c.flush() == blob
     assert calls and calls[-1][:2] == (size, None)
+
+
+def _unannotated(fn):
+    """The parameters of fn without a type hint ("->" for its result);
+    typing.get_type_hints must also resolve every hint it has."""
+    import inspect
+    import typing
+
+    typing.get_type_hints(fn)
+    sig = inspect.signature(fn)
+    missing = [p.name for p in sig.parameters.values()
+               if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.annotation is p.empty]
+    return missing + (["->"] if sig.return_annotation is sig.empty else [])
+
+
+def test_the_public_api_has_type_hints():
+    import inspect
+
+    missing = {}
+    for name in statesmix.__all__:
+        obj = getattr(statesmix, name)
+        members = [(name, obj)] if not inspect.isclass(obj) else [
+            (f"{name}.{k}", v.fget if isinstance(v, property) else v) for k, v in vars(obj).items()
+            if (k == "__init__" or not k.startswith("_")) and (callable(v) or isinstance(v, property))]
+        for label, fn in members:
+            if callable(fn) and _unannotated(fn):
+                missing[label] = _unannotated(fn)
+    assert missing == {}

@@ -261,3 +261,17 @@ def test_a_worker_at_another_format_is_an_error_not_a_bad_file(client, data):
     finally:
         client.run(_set_format, FORMAT_VERSION)
     assert cluster.compress(client, data[:3000], level=1) == blob
+
+
+def test_the_cluster_api_has_type_hints():
+    import inspect
+    import typing
+
+    for name in ("compressor", "compress", "decompress", "decompress_chunks", "compress_file", "decompress_file",
+                 "compress_files", "decompress_files"):
+        fn = getattr(cluster, name)
+        typing.get_type_hints(fn)
+        sig = inspect.signature(fn)
+        assert sig.return_annotation is not sig.empty, name
+        for p in sig.parameters.values():
+            assert p.kind == p.VAR_KEYWORD or p.annotation is not p.empty, (name, p.name)
