@@ -297,6 +297,9 @@ class Compressor:
 
     @_one_call_at_a_time
     def compress(self, data: BytesLike) -> bytes:
+        """Feeds data (any bytes-like object) to the compressor and returns
+        the compressed bytes that are ready: the blocks coded so far, often
+        b"". Call flush() after the last data to end the stream."""
         view = _as_view(data)
         self._check_usable()  # first: a flush that failed did not finish the stream
         if self._finished:
@@ -325,6 +328,8 @@ class Compressor:
 
     @_one_call_at_a_time
     def flush(self) -> bytes:
+        """Codes what is still buffered and returns the rest of the stream,
+        its end included. The compressor cannot be used after this."""
         return self._flush()
 
     def _flush(self) -> bytes:
@@ -449,10 +454,12 @@ class Decompressor:
 
     @property
     def eof(self) -> bool:
+        """True once the end of the stream has been reached."""
         return self._eof
 
     @property
     def unused_data(self) -> bytes:
+        """Data found after the end of the stream (set once eof is true)."""
         return self._unused
 
     @property

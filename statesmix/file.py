@@ -257,6 +257,7 @@ class StatesmixFile(io.BufferedIOBase):
     # -- state ---------------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """True once the file has been closed."""
         return self._fp is None
 
     @property
@@ -325,10 +326,13 @@ class StatesmixFile(io.BufferedIOBase):
         return self._reader.read1(size)
 
     def readinto(self, b: BytesLike) -> int:
+        """Reads decompressed bytes into b; returns how many (0 at the end)."""
         self._check("rb")
         return self._reader.readinto(b)
 
     def peek(self, size: int = 0) -> bytes:
+        """Decompressed bytes from the current position, which does not
+        move: at least one unless at the end (size is only a hint)."""
         self._check("rb")
         return self._reader.peek(size)
 

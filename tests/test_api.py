@@ -121,3 +121,20 @@ def test_the_public_api_has_type_hints():
             if callable(fn) and _unannotated(fn):
                 missing[label] = _unannotated(fn)
     assert missing == {}
+
+
+def test_help_describes_every_public_function_and_method():
+    import inspect
+
+    undocumented = []
+    for name in statesmix.__all__:
+        obj = getattr(statesmix, name)
+        if not inspect.isclass(obj):
+            if callable(obj) and not inspect.getdoc(obj):
+                undocumented.append(name)
+            continue
+        for k, v in vars(obj).items():
+            if not k.startswith("_") and (callable(v) or isinstance(v, property)):
+                if not inspect.getdoc(v if isinstance(v, property) else getattr(obj, k)):
+                    undocumented.append(f"{name}.{k}")
+    assert undocumented == []
