@@ -22,6 +22,7 @@ StatesmixError that says so.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 
@@ -130,16 +131,22 @@ def decompress_chunks(client: Client, chunks: Iterable[bytes], *, memory_limit: 
 
 
 def compress(client: Client, data: api.BytesLike, level: Optional[int] = api.DEFAULT_LEVEL, *,
-             block_size: Optional[int] = None) -> bytes:
-    """statesmix.compress(), on the cluster: the same bytes."""
-    c = compressor(client, level, block_size=block_size)
+             block_size: Optional[int] = None, in_flight: Optional[int] = None,
+             progress: Optional[api.ProgressFn] = None) -> bytes:
+    """statesmix.compress(), on the cluster: the same bytes. progress, if
+    given, is called as by statesmix.compress() (with the input's size as
+    the total), as the blocks come back."""
+    c = compressor(client, level, block_size=block_size, in_flight=in_flight, progress=progress)
     view = api._as_view(data)
+    c._progress.total = len(view)  # one buffer: its size is the total, as statesmix.compress() reports
     return c._compress_all(view)
 
 
-def decompress(client: Client, data: api.BytesLike, *, memory_limit: Optional[int] = None) -> bytes:
-    """statesmix.decompress(), on the cluster."""
-    return b"".join(decompress_chunks(client, [api._as_view(data).tobytes()], memory_limit=memory_limit))
+def decompress(client: Client, data: api.BytesLike, *, memory_limit: Optional[int] = None,
+               in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> bytes:
+    """statesmix.decompress(), on the cluster; progress as decompress_chunks'."""
+    return b"".join(decompress_chunks(client, [api._as_view(data).tobytes()], memory_limit=memory_limit,
+                                      in_flight=in_flight, progress=progress))
 
 
 def _read(path: str) -> Iterable[bytes]:
@@ -149,12 +156,16 @@ def _read(path: str) -> Iterable[bytes]:
 
 
 def compress_file(client: Client, src: PathName, dst: Optional[PathName] = None, *,
-                  level: Optional[int] = api.DEFAULT_LEVEL, block_size: Optional[int] = None) -> str:
+                  level: Optional[int] = api.DEFAULT_LEVEL, block_size: Optional[int] = None,
+                  in_flight: Optional[int] = None, progress: Optional[api.ProgressFn] = None) -> str:
     """Compresses src into dst (default src + ".smx"), which takes src's
-    permissions and times as the command line's output does; returns dst."""
-    c = compressor(client, level, block_size=block_size)
+    permissions and times as the command line's output does; returns dst.
+    progress as compress()'s, with src's size as the total."""
+    c = compressor(client, level, block_size=block_size, in_flight=in_flight, progress=progress)
     src, dst = _check_paths(src, dst)
     dst = dst or src + ".smx"
+    info = os.stat(src)
+    c._progress.total = info.st_size if stat.S_ISREG(info.st_mode) else None  # a pipe's size is not known
 
     def write(f):
         for chunk in _read(src):
@@ -166,10 +177,12 @@ def compress_file(client: Client, src: PathName, dst: Optional[PathName] = None,
 
 
 def decompress_file(client: Client, src: PathName, dst: Optional[PathName] = None, *,
-                    memory_limit: Optional[int] = None) -> str:
+                    memory_limit: Optional[int] = None, in_flight: Optional[int] = None,
+                    progress: Optional[api.ProgressFn] = None) -> str:
     """Decompresses src (NAME.smx) into dst (default NAME), which takes src's
-    permissions and times; returns dst."""
-    pieces = decompress_chunks(client, _read(src), memory_limit=memory_limit)  # its arguments checked now
+    permissions and times; returns dst. progress as decompress_chunks'."""
+    pieces = decompress_chunks(client, _read(src), memory_limit=memory_limit, in_flight=in_flight,
+                               progress=progress)  # its arguments checked now
     src, dst = _check_paths(src, dst)
     if dst is None:
         dst = without_suffix(src)

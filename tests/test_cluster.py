@@ -128,6 +128,25 @@ def test_decompress_progress_counts_the_blocks_that_come_back(client, data):
     assert calls[-1] == local_calls[-1] and calls[-1][:2] == (len(data), None)  # the frames' own totals
 
 
+def test_one_shot_and_file_calls_report_progress(client, data, tmp_path):
+    # as statesmix.compress(progress=): the last call has every byte done, of the input's size
+    calls, local_calls = [], []
+    packed = cluster.compress(client, data, 1, block_size=8192, progress=lambda *a: calls.append(a))
+    assert packed == statesmix.compress(data, 1, block_size=8192, threads=1, progress=lambda *a: local_calls.append(a))
+    assert calls[-1] == local_calls[-1] and calls[-1][:2] == (len(data), len(data))
+    back = []
+    assert cluster.decompress(client, packed, progress=lambda *a: back.append(a)) == data
+    assert back[-1][:2] == (len(data), None)
+    src = tmp_path / "a.txt"
+    src.write_bytes(data)
+    file_calls, file_back = [], []
+    out = cluster.compress_file(client, src, level=1, block_size=8192, progress=lambda *a: file_calls.append(a))
+    assert file_calls[-1] == calls[-1]
+    src.unlink()
+    assert cluster.decompress_file(client, out, progress=lambda *a: file_back.append(a)) == str(src)
+    assert src.read_bytes() == data and file_back[-1] == back[-1]
+
+
 @pytest.mark.parametrize("bad", ["tcp://127.0.0.1:1", None, object()])
 def test_a_client_that_is_not_one_is_refused_before_any_work(bad, data, tmp_path):
     from statesmix.errors import ArgumentTypeError
