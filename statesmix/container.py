@@ -133,6 +133,10 @@ DEFAULT_BLOCK_SIZES: Dict[int, int] = {
 
 _U32 = struct.Struct("<I")
 _FOOTER = struct.Struct("<I2s")  # end_size, footer magic
+# The shortest end record before its footer: the tag, a block count of 0 and
+# index_crc (an empty stream's); a stream is at least a 6-byte header and that.
+_MIN_END_SIZE = 6
+_MIN_STREAM_SIZE = 6 + _MIN_END_SIZE + _FOOTER.size
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -511,11 +515,11 @@ def locate_streams(read_at: Callable[[int, int], bytes], file_size: int) -> List
 
 def _stream_ending_at(read_at: Callable[[int, int], bytes], end: int) -> StreamMap:
     missing = StatesmixError("no statesmix index at the end of the data")
-    if end < _FOOTER.size + 12 + 6:
+    if end < _MIN_STREAM_SIZE:
         raise missing
     end_size, magic = _FOOTER.unpack(read_at(end - _FOOTER.size, _FOOTER.size))
     rec_start = end - _FOOTER.size - end_size
-    if magic != FOOTER_MAGIC or not 10 <= end_size <= MAX_BLOCKS * 24 or rec_start < 6:
+    if magic != FOOTER_MAGIC or not _MIN_END_SIZE <= end_size <= MAX_BLOCKS * 24 or rec_start < 6:
         raise missing
     record = read_at(rec_start, end - rec_start)
     rec = parse_end(record, 0, None)

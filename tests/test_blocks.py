@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import statesmix
 from statesmix import blocks
+from statesmix.container import locate_streams
 from statesmix.info import scan
 
 BS = 8192
@@ -102,6 +103,28 @@ def test_seek_decodes_only_the_blocks_that_hold_the_range(data, packed, monkeypa
         assert made == [5, 2, len(data) // BS]
         f.seek(0)
         assert f.read() == data  # and on through every block, checking the index at the end
+
+
+@pytest.mark.parametrize("empty_first", [False, True])
+def test_seek_finds_the_index_beside_an_empty_stream(data, packed, monkeypatch, empty_first):
+    """An empty stream (compress(b""), or a file opened for appending and
+    closed unwritten) is 18 bytes, its end record 12 with no index entry:
+    every stream's index is still found, and a seek decodes one block."""
+    empty = statesmix.compress(b"")
+    streams = locate_streams(lambda offset, n: empty[offset : offset + n], len(empty))
+    assert [(s.start, s.raw_size, s.end.blocks) for s in streams] == [(0, 0, [])]
+    made = []
+    original = blocks.BlockDecoder.__init__
+
+    def record(self, header, index, threads=1):
+        made.append(index)
+        original(self, header, index, threads)
+
+    monkeypatch.setattr(blocks.BlockDecoder, "__init__", record)
+    with statesmix.open(io.BytesIO(empty + packed if empty_first else packed + empty)) as f:
+        f.seek(-10, io.SEEK_END)
+        assert f.read() == data[-10:]
+        assert made == [len(data) // BS]
 
 
 _OPS = st.lists(st.one_of(
