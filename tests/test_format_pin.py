@@ -224,3 +224,130 @@ def test_parameter_blocks_of_every_layout_read_back():
     only_replay = v5.replace(replay=0.25, replay_chunks=7)
     back = Params.from_bytes(only_replay.to_bytes())
     assert (back.head_bias, back.ssm_hidden, back.replay, back.replay_chunks) == (0, 0.0, 0.25, 7)
+
+
+# -- the byte layout, read as container.py's docstring gives it -----------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out + bytes([n]))
+
+
+def _end_record(header: bytes, entries) -> bytes:
+    """The end record of a stream with this header and (comp_size, raw_len, crc) entries."""
+    import struct
+    import zlib
+
+    body = b"E" + _varint(len(entries))
+    for comp, raw, crc in entries:
+        body += _varint(comp) + _varint(raw) + struct.pack("<I", crc)
+    body += struct.pack("<I", zlib.crc32(body, zlib.crc32(header)))
+    return body + struct.pack("<I", len(body)) + b"SX"
+
+
+def _walk(blob: bytes):
+    """The streams of blob as the docstring's layout reads them, without
+    statesmix's parser: [(level, block_size, [(raw_len, n_tokens, flags,
+    [(kind, raw_len, n_tokens)])])]. Checks every length, the stored frames'
+    running CRC, the index against the blocks and the index's own CRC."""
+    import struct
+    import zlib
+
+    pos = 0
+
+    def u8():
+        nonlocal pos
+        pos += 1
+        return blob[pos - 1]
+
+    def var():
+        value = shift = 0
+        while True:
+            b = u8()
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+
+    def take(n):
+        nonlocal pos
+        assert pos + n <= len(blob)
+        pos += n
+        return blob[pos - n : pos]
+
+    streams = []
+    while pos < len(blob):
+        start = pos
+        assert take(4) == b"\x93SMX" and u8() == FORMAT_VERSION
+        flags = u8()
+        level = flags & 0x0F
+        assert flags & 0xE0 == 0
+        block_size = var() if flags & 0x10 else DEFAULT_BLOCK_SIZES[level]
+        header = blob[start:pos]
+        found, entries = [], []
+        while blob[pos] == ord("B"):
+            block_start = pos
+            pos += 1
+            bflags = u8()
+            raw_len, n_tokens = var(), var()
+            assert bflags & ~3 == 0 and 1 <= raw_len <= block_size
+            for bit in (1, 2):  # the vocabulary, then the parameters
+                if bflags & bit:
+                    take(var())
+            frames, done, crc = [], 0, 0
+            while done < raw_len:
+                kind, length = u8(), var()
+                frame_tokens, payload_len = (var(), var()) if kind == 0 else (0, length)
+                frame_crc = struct.unpack("<I", take(4))[0]
+                payload = take(payload_len)
+                crc = zlib.crc32(payload, crc) if kind else frame_crc  # a coded frame's CRC is taken as is
+                assert kind in (0, 1, 2) and crc == frame_crc
+                frames.append((kind, length, frame_tokens))
+                done += length
+            assert done == raw_len
+            found.append((raw_len, n_tokens, bflags, frames))
+            entries.append((pos - block_start, raw_len, crc))
+        end = _end_record(header, entries)
+        assert take(len(end)) == end
+        streams.append((level, block_size, found))
+    return streams
+
+
+def test_the_empty_stream_is_the_documented_18_bytes():
+    import statesmix
+
+    for level, block_size, flags, tail in ((6, None, 6, b""), (1, 4096, 0x11, b"\x80\x20")):
+        header = b"\x93SMX" + bytes([FORMAT_VERSION, flags]) + tail
+        assert statesmix.compress(b"", level=level, block_size=block_size) == header + _end_record(header, [])
+    assert len(statesmix.compress(b"")) == 18
+
+
+def test_a_stored_block_is_laid_out_as_documented():
+    import random
+    import zlib
+
+    import statesmix
+
+    data = random.Random(3).randbytes(5000)  # plainly incompressible: one stored frame, no model
+    header = b"\x93SMX" + bytes([FORMAT_VERSION, 1])
+    crc = zlib.crc32(data)
+    block = b"B\x00" + _varint(5000) + _varint(0) + b"\x01" + _varint(5000) + crc.to_bytes(4, "little") + data
+    assert statesmix.compress(data, level=1) == header + block + _end_record(header, [(len(block), 5000, crc)])
+
+
+def test_coded_blocks_and_concatenated_streams_follow_the_documented_layout(text):
+    import random
+
+    import statesmix
+
+    noise = random.Random(4).randbytes(3000)
+    several = statesmix.compress(text[:9000], level=1, block_size=4096)
+    mixed = statesmix.compress(text[:2000] + noise + text[2000:3000], level=1)
+    streams = _walk(several + statesmix.compress(b"") + mixed)
+    assert [(s[0], s[1], len(s[2])) for s in streams] == [(1, 4096, 3), (6, 16 << 20, 0), (1, 8 << 20, 1)]
+    assert [b[0] for b in streams[0][2]] == [4096, 4096, 808]
+    assert {f[0] for b in streams[0][2] for f in b[3]} == {0}
+    kinds = [f[0] for f in streams[2][2][0][3]]
+    assert 1 in kinds and 0 in kinds  # the noise stored, the text coded

@@ -32,7 +32,8 @@ def _need(blob):
 
 def test_default_limit_admits_every_level_at_its_default_block_size():
     for level, lv in LEVELS.items():
-        need = lv.params.table_bytes() + 2 * DEFAULT_BLOCK_SIZES[level]
+        block = DEFAULT_BLOCK_SIZES[level]  # a whole block's vocabulary (384 ids), not Params' default 256
+        need = lv.params.replace(vocab=lv.vocab_size(block)).table_bytes() + 2 * block
         assert need <= api.DEFAULT_MEMORY_LIMIT, (level, need)
 
 

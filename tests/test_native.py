@@ -576,3 +576,30 @@ def test_an_engine_shared_by_two_threads_does_not_crash(tmp_path):
     # in a child: without the guard the failure is a crash, not an exception
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0 and proc.stdout == "ok\n", (proc.returncode, proc.stderr[-2000:])
+
+
+def test_the_gil_is_released_while_the_engine_codes():
+    """Python hands the engine a whole frame and cffi drops the GIL for the
+    call: another Python thread runs meanwhile (a call that held the GIL
+    would let it wake at most once, after the call)."""
+    import threading
+    import time
+
+    ids = np.random.default_rng(9).integers(0, 300, size=20_000).astype(np.uint32)
+    e = Engine(Params(vocab=300, table_bits=12, pool_limit=100_000), byte_pieces(300), threads=1)
+    done, span, stamps = threading.Event(), {}, []
+
+    def work():
+        span["start"] = time.monotonic()
+        e.encode(ids)
+        span["end"] = time.monotonic()
+        done.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    while not done.is_set():
+        stamps.append(time.monotonic())
+        time.sleep(0.001)
+    worker.join()
+    inside = [t for t in stamps if span["start"] < t < span["end"]]
+    assert span["end"] - span["start"] > 0.1 and len(inside) >= 20, (span, len(inside))
