@@ -1,10 +1,10 @@
 """cffi builder (API mode): compiles csrc/ into statesmix._statesmix.
 
 Run by setup.py through ``cffi_modules``. The flags are part of the
-determinism contract (../DESIGN.md): no -ffast-math or -Ofast, no FMA
-contraction, and no -march=native, so a file compressed on one x86-64 machine
-decodes on any other. AVX2 kernels carry their own target attribute and are
-chosen at run time.
+determinism contract (README.md, "Determinism"): no -ffast-math or -Ofast,
+no FMA contraction, and no -march=native, so a file compressed on one
+x86-64 machine decodes on any other. AVX2 kernels carry their own target
+attribute and are chosen at run time.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """Model and table parameters, the compression levels, and their encoding
 in the file header.
 
-Every field of the C struct ``smx_params`` is recorded in each compressed
-file, so the decoder needs no level flag and a file keeps decoding the same
-way even if a level's defaults change later.
+A block records the fields of the C struct ``smx_params`` only when they
+are not its level's (``Params.to_bytes``, the ablation study's overrides, a
+narrowed SSM); otherwise the decoder rebuilds them from the stream's level
+and format version (``levels_of_version``), the block's vocabulary size and
+its token count (``Params.size_for``). The decoder needs no level flag, and
+the level table is part of the file format: each version keeps its own, so
+its files decode as they were written (tests/test_format_pin.py).
 """
 
 from __future__ import annotations
