@@ -20,7 +20,9 @@ from .container import (
     FRAME_CODED,
     FRAME_STORED,
     FRAME_STORED_RESET,
+    MAX_BLOCKS,
     MAX_PARAMS_BYTES,
+    MAX_VARINT_BYTES,
     MAX_VOCAB_BYTES,
     TRAILING_GARBAGE,
     BlockHeader,
@@ -35,6 +37,9 @@ from .errors import StatesmixError
 
 ReadAt = Callable[[int, int], bytes]
 _LIMIT = MAX_VOCAB_BYTES + MAX_PARAMS_BYTES + 64
+# An end record's index has an entry for each of up to MAX_BLOCKS blocks:
+# far longer than a block header can be.
+_END_LIMIT = 1 + MAX_VARINT_BYTES + MAX_BLOCKS * (2 * MAX_VARINT_BYTES + 4) + 4 + 6
 
 
 @dataclass
@@ -88,17 +93,19 @@ class StreamInfo:
         return None
 
 
-def _parse_at(read_at: ReadAt, offset: int, fn, first: int = 64):
-    """fn(buf) on growing reads at offset until it parses; None at the end of the data."""
+def _parse_at(read_at: ReadAt, offset: int, fn, first: int = 64, limit: Optional[int] = None):
+    """fn(buf) on growing reads at offset, of at most limit bytes (a block
+    header's _LIMIT unless given), until it parses; None at the end of the data."""
+    limit = _LIMIT if limit is None else limit
     n = first
     while True:
         buf = read_at(offset, n)
         got = fn(buf)
         if got is not None:
             return got
-        if len(buf) < n or n >= _LIMIT:
+        if len(buf) < n or n >= limit:
             return None
-        n = min(n * 8, _LIMIT)
+        n = min(n * 8, limit)
 
 
 def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
@@ -114,7 +121,7 @@ def scan_stream(read_at: ReadAt, start: int) -> StreamInfo:
             break
         where = f"block {len(info.blocks)}"
         if tag[0] == END_TAG:
-            info.end = _parse_at(read_at, pos, lambda b: parse_end(b, 0, header), 256)
+            info.end = _parse_at(read_at, pos, lambda b: parse_end(b, 0, header), 256, _END_LIMIT)
             if info.end is not None:
                 pos += info.end.size
             break

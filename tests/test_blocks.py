@@ -4,6 +4,7 @@ that holds the target."""
 
 import io
 import lzma
+import random
 import threading
 import time
 
@@ -154,6 +155,22 @@ def test_info_lists_the_blocks(packed):
     assert [b.header.raw_len for b in s.blocks][:-1] == [BS] * (len(s.blocks) - 1)
     assert sum(b.comp_size for b in s.blocks) + s.header.size + s.end.size == len(packed)
     assert [e.comp_size for e in s.end.blocks] == [b.comp_size for b in s.blocks]
+
+
+def test_info_reads_an_index_longer_than_a_block_header(monkeypatch):
+    """info reads each record by growing reads, up to what the record may
+    hold: for a block header a vocabulary and a parameter block (about
+    1 MiB, info._LIMIT), for the index 8 bytes or more per block, so a valid
+    file of some 130,000 blocks was described as truncated. The same file
+    in small: 500 stored blocks, the block headers' bound below its index."""
+    from statesmix import info
+
+    data = random.Random(5).randbytes(500 * 4096)  # incompressible: stored, no model, fast
+    packed = statesmix.compress(data, level=1, block_size=4096, threads=1)
+    assert scan(packed).end.size > 3 * 1024
+    monkeypatch.setattr(info, "_LIMIT", 1024)
+    text, problem = info.describe_bytes(packed, "many")
+    assert problem is None and "blocks           500," in text
 
 
 @pytest.mark.parametrize("data", [
