@@ -197,6 +197,8 @@ int smx_params_check(const smx_params *p, char *err, size_t errlen) {
     REQUIRE(p->ssm_guess_input <= 1, "ssm_guess_input must be 0 or 1");
     REQUIRE(p->ssm_context_bits <= 22, "ssm_context_bits must be in [0, 22]");
     REQUIRE(p->ssm_context_min <= 255, "ssm_context_min must be in [0, 255]");
+    REQUIRE(p->ssm_nest_context <= 1, "ssm_nest_context must be 0 or 1");
+    REQUIRE(!p->ssm_nest_context || p->ssm_context_bits, "ssm_nest_context needs ssm_context_bits");
     REQUIRE(p->n_orders <= SMX_MAX_ORDERS, "too many n-gram orders");
     for (uint32_t k = 0; k < p->n_orders; k++) {
         REQUIRE(p->orders[k] >= 1 && p->orders[k] < 64, "n-gram orders must be in [1, 63]");
@@ -554,7 +556,8 @@ static void end_chunk(smx_engine *e, uint32_t n) {
     e->chunk_pos = 0;
 }
 
-_Static_assert(SMX_CONTEXT_PAIR == 0 && SMX_SLOT_PAIR + SMX_CONTEXT_WORD == SMX_SLOT_WORD && SMX_CONTEXTS == 2,
+_Static_assert(SMX_CONTEXT_PAIR == 0 && SMX_SLOT_PAIR + SMX_CONTEXT_WORD == SMX_SLOT_WORD &&
+                   SMX_SLOT_PAIR + SMX_CONTEXT_NEST == SMX_SLOT_NEST && SMX_CONTEXTS == 3,
                "the hashed contexts fill the model's slots in their own order");
 
 /* The SSM's input rows (model.h): the previous token; with ssm_cost_input
@@ -562,7 +565,8 @@ _Static_assert(SMX_CONTEXT_PAIR == 0 && SMX_SLOT_PAIR + SMX_CONTEXT_WORD == SMX_
  * on enwik8 and the mixed corpus in buckets of 2 nats (bench/README.md,
  * "Format 12"); with ssm_guess_input what the match model and the n-gram
  * tables expect next ("Format 13"); with ssm_context_bits the hashed
- * contexts' rows ("Format 14"). The n-gram contexts must be looked up. Call
+ * contexts' rows ("Format 14"; with ssm_nest_context also the text's
+ * structure, "Format 22"). The n-gram contexts must be looked up. Call
  * once per position (it counts the contexts' visits). */
 static void model_input(smx_engine *e, uint32_t *rows) {
     const smx_model *m = &e->model;

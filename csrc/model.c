@@ -676,7 +676,10 @@ static void set_dims(smx_model *m, const smx_params *p) {
     m->NGUESS = p->ssm_guess_input ? m->V * (1u + p->n_orders) : 0;
     m->NCTX = p->ssm_context_bits ? 1u << p->ssm_context_bits : 0;
     m->NSPARSE = m->NGUESS + m->NCTX;
-    m->NIN = p->ssm_context_bits ? SMX_INPUT_MAX_ROWS : p->ssm_guess_input ? SMX_SLOT_NGRAM + 1 : SMX_SLOT_COST + 1;
+    m->NIN = p->ssm_nest_context   ? SMX_SLOT_NEST + 1
+             : p->ssm_context_bits ? SMX_SLOT_WORD + 1
+             : p->ssm_guess_input  ? SMX_SLOT_NGRAM + 1
+                                   : SMX_SLOT_COST + 1;
     m->n_rows = m->V + m->NCOST + m->NSPARSE;
 }
 

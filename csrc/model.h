@@ -157,11 +157,11 @@ void smx_model_tables(const smx_model *m, smx_table_list *l);
  * token cost to code, then with ssm_guess_input a row for the match model's
  * predicted token and one for the n-gram tables' guess (smx_ngram_guess),
  * by its order, then with ssm_context_bits the rows of the hashed contexts
- * (ssm_context.h). Rows after the tokens' start at zero: until the SSM
+ * (ssm_context.h), the structure's last with ssm_nest_context. Rows after the tokens' start at zero: until the SSM
  * learns, they change nothing. A slot without a row holds SMX_ROW_NONE. */
 #define SMX_ROW_NONE UINT32_MAX
 enum { SMX_SLOT_TOKEN, SMX_SLOT_COST, SMX_SLOT_MATCH, SMX_SLOT_NGRAM, SMX_SLOT_PAIR, SMX_SLOT_WORD,
-       SMX_INPUT_MAX_ROWS };
+       SMX_SLOT_NEST, SMX_INPUT_MAX_ROWS };
 static inline uint32_t smx_row_cost(const smx_model *m, uint32_t bucket) { return m->V + bucket; }
 static inline uint32_t smx_row_match_guess(const smx_model *m, uint32_t tok) {
     return m->V + m->NCOST + tok;

@@ -124,6 +124,11 @@ typedef struct smx_params {
                                   have decayed and new data would otherwise move every
                                   weight by up to sqrt(1 / (1 - beta2)) times its rate.
                                   0: no limit */
+    /* format 22; 0 in older files */
+    uint32_t ssm_nest_context; /* 1: the SSM's input also adds a learnt row for where the
+                                  text stands: the innermost open bracket, how deep, inside
+                                  a quote or not, and the column (in buckets); its rows are
+                                  the hashed context table's (needs ssm_context_bits) */
 } smx_params;
 
 typedef struct smx_stats {

@@ -33,7 +33,7 @@ def _to_c_params(p: Params):
         "bin_bits", "bin_lr", "bin_models", "head_bias", "ssm_hidden", "replay", "replay_chunks",
         "bin_top_select", "mix_ssm_weight", "ssm_cost_focus", "ssm_cost_input", "ssm_guess_input",
         "ssm_context_bits", "ssm_context_min", "replay_extra", "emb_lr_scale", "replay_candidates",
-        "mix_ssm_prior", "adam_surge",
+        "mix_ssm_prior", "adam_surge", "ssm_nest_context",
     ):
         value = getattr(p, name)
         try:

@@ -1,10 +1,10 @@
-"""The .smx container format, version 21 (versions 3 to 20 are read too).
+"""The .smx container format, version 22 (versions 3 to 21 are read too).
 
 A file is one or more streams, one after the other; a stream is a header,
 independent blocks and an end record with the block index::
 
     stream  header  block*  end
-    header  magic "\\x93SMX", version u8 (= 21; 3 to 20 are read),
+    header  magic "\\x93SMX", version u8 (= 22; 3 to 21 are read),
             level_flags u8: bits 0-3 the level (1..9); bit 4 set when the
             block size is not the level's default; bits 5-7 zero,
             [block_size varint]                      (only with bit 4)
@@ -75,7 +75,7 @@ from .tokenizer import MAX_TOKEN_BYTES, Vocabulary
 MAGIC = b"\x93SMX"
 # what decompress, test, statesmix.open and info say of bytes after a stream that start no stream
 TRAILING_GARBAGE = "trailing data after the end of the compressed stream is not a statesmix stream"
-FORMAT_VERSION = 21
+FORMAT_VERSION = 22
 # Versions this decoder reads. Version 3 has smaller frames
 # (MAX_FRAME_BYTES_V3); versions 3 and 4 rebuild level 9's parameters with
 # their older level table, version 5 the table before levels 1-6 read the
@@ -94,9 +94,10 @@ FORMAT_VERSION = 21
 # version 17 the one before the n-gram counts took the SSM as their prior,
 # version 18 the one before a surge in the SSM's gradient capped its rates,
 # version 19 the one before levels 7-9 were rebuilt on level 6, version 20
-# the one before level 9 learnt at half the rate (params.levels_of_version).
+# the one before level 9 learnt at half the rate, version 21 the one before
+# the SSM's input carried the text's structure (params.levels_of_version).
 # Their files decode as they always did.
-READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
+READ_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22)
 FOOTER_MAGIC = b"SX"
 BLOCK_TAG = 0x42  # "B"
 END_TAG = 0x45  # "E"

@@ -743,7 +743,7 @@ def test_test_and_info_commands(tmp_path, runner):
     assert r.exit_code == 0 and "800 ->" in r.stderr and "bits/byte" in r.stderr
     r = runner.invoke(main, ["info", str(f)])
     assert r.exit_code == 0
-    assert "format version   21" in r.output and "level            2" in r.output
+    assert "format version   22" in r.output and "level            2" in r.output
     assert "original size    1200 bytes" in r.output
 
 

@@ -38,7 +38,7 @@ def test_unknown_version(blob):
 
 def test_version_2_files_are_refused_clearly():
     old = b"\x93SMX\x02\x06" + bytes(300)  # what statesmix 0.1 wrote
-    with pytest.raises(StatesmixError, match=r"unsupported format version 2 \(this statesmix reads versions 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21\)"):
+    with pytest.raises(StatesmixError, match=r"unsupported format version 2 \(this statesmix reads versions 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22\)"):
         statesmix.decompress(old)
 
 

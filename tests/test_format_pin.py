@@ -32,7 +32,8 @@ from statesmix.params import LEVELS, levels_of_version
 # version 18 every level (the n-gram counts weighed against the SSM's probability),
 # version 19 every level (a surge in the SSM's gradient caps its rates),
 # version 20 levels 7-9 (rebuilt on level 6),
-# version 21 level 9 (Adam's rate halved).
+# version 21 level 9 (Adam's rate halved),
+# version 22 every level (the SSM's input carrying the text's structure).
 PINNED = {
     3: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
     4: "430be8fbe59b11d42a09c02b15431d419c46b97245e01f0af085daca29440e85",
@@ -53,6 +54,7 @@ PINNED = {
     19: "4d4fee5ee88b050102fefc24bee73ad379979e1049174724e7bdf6077c79492a",
     20: "18efe26c511c1022747655eb9ca3501b78e3c57dedb3813870d789823264859c",
     21: "3019534789ac1e4dd875dd08b7b89e4cf240e4e791a0f6d4356428d24eaf387b",
+    22: "e324c82f26e07576638bc8dcacf7b9f32a6190230d9c5de2825e28872de612e6",
 }
 
 
@@ -121,7 +123,7 @@ def test_version_3_files_with_small_frames_still_decode(monkeypatch, text):
 
 
 @pytest.mark.parametrize("version, level",
-                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6), (18, 6), (19, 9), (20, 9)])
+                         [(4, 9), (5, 6), (6, 9), (7, 6), (8, 1), (9, 6), (10, 6), (11, 6), (12, 6), (13, 6), (14, 6), (15, 6), (16, 7), (17, 6), (18, 6), (19, 9), (20, 9), (21, 6)])
 def test_older_files_decode_with_their_own_table(monkeypatch, text, version, level):
     """A file of an older version stores no parameters for its level: its
     decoder must rebuild them from that version's table, not the current one
@@ -134,7 +136,8 @@ def test_older_files_decode_with_their_own_table(monkeypatch, text, version, lev
     version 16 the same at levels 1-3 and 7-9, version 17 counts that ignore
     the SSM's probability, version 18 no cap on a surge in the SSM's gradient:
     its input is zeros then text, where the cap acts; version 19 the levels
-    7-9 built on format 5's; version 20 level 9 at twice the rate)."""
+    7-9 built on format 5's; version 20 level 9 at twice the rate; version 21
+    no row for the text's structure in the SSM's input)."""
     import statesmix
     from statesmix import container, params
 
@@ -165,7 +168,7 @@ def test_parameter_blocks_of_every_layout_read_back():
     format 11 ssm_cost_focus, format 12 ssm_cost_input, format 13
     ssm_guess_input, format 14 ssm_context_bits and ssm_context_min, format 15
     replay_extra, format 16 emb_lr_scale and replay_candidates, format 18
-    mix_ssm_prior, format 19 adam_surge: a block that
+    mix_ssm_prior, format 19 adam_surge, format 22 ssm_nest_context: a block that
     leaves a group's fields at 0 is written without them (and without any
     later group's), and reads them as 0."""
     from statesmix.params import Params
@@ -194,8 +197,10 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert v16.emb_lr_scale > 0 and v16.replay_candidates == 2 and v16.mix_ssm_prior == 0
     v18 = levels_of_version(18)[6].params
     assert v18.mix_ssm_prior == 1 and v18.adam_surge == 0.0
-    v19 = LEVELS[6].params
-    assert v19.adam_surge == 3.0
+    v19 = levels_of_version(21)[6].params
+    assert v19.adam_surge == 3.0 and v19.ssm_nest_context == 0
+    v22 = LEVELS[6].params
+    assert v22.ssm_nest_context == 1
     assert len(v7.to_bytes()) == len(v5.to_bytes()) + 8
     assert len(v8.to_bytes()) == len(v7.to_bytes()) + 8
     assert len(v9.to_bytes()) == len(v8.to_bytes()) + 4
@@ -208,15 +213,18 @@ def test_parameter_blocks_of_every_layout_read_back():
     assert len(v16.to_bytes()) == len(v15.to_bytes()) + 8
     assert len(v18.to_bytes()) == len(v16.to_bytes()) + 4
     assert len(v19.to_bytes()) == len(v18.to_bytes()) + 4
-    for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v18, v19):
+    assert len(v22.to_bytes()) == len(v19.to_bytes()) + 4
+    for p in (v5, v7, v8, v9, v10, v11, v12, v13, v14, v15, v16, v18, v19, v22):
         back = Params.from_bytes(p.to_bytes())
         assert back.to_bytes() == p.to_bytes()
         assert (back.head_bias, back.replay_chunks, back.bin_top_select, back.mix_ssm_weight,
                 back.ssm_cost_focus, back.ssm_cost_input, back.ssm_guess_input, back.ssm_context_bits,
-                back.ssm_context_min, back.replay_extra, back.replay_candidates, back.mix_ssm_prior) == (
+                back.ssm_context_min, back.replay_extra, back.replay_candidates, back.mix_ssm_prior,
+                back.ssm_nest_context) == (
                     p.head_bias, p.replay_chunks, p.bin_top_select, p.mix_ssm_weight,
                     p.ssm_cost_focus, p.ssm_cost_input, p.ssm_guess_input, p.ssm_context_bits,
-                    p.ssm_context_min, p.replay_extra, p.replay_candidates, p.mix_ssm_prior)
+                    p.ssm_context_min, p.replay_extra, p.replay_candidates, p.mix_ssm_prior,
+                    p.ssm_nest_context)
         # float fields come back as float32: 0.35 is not one
         assert back.ssm_hidden == pytest.approx(p.ssm_hidden) and back.replay == pytest.approx(p.replay)
         assert back.emb_lr_scale == pytest.approx(p.emb_lr_scale) and back.adam_surge == p.adam_surge

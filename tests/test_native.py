@@ -142,6 +142,8 @@ def test_truncated_payload_never_reads_out_of_bounds():
         ({"ssm_guess_input": 2}, "ssm_guess_input"),
         ({"ssm_context_bits": 23}, "ssm_context_bits"),
         ({"ssm_context_bits": 12, "ssm_context_min": 256}, "ssm_context_min"),
+        ({"ssm_context_bits": 12, "ssm_nest_context": 2}, "ssm_nest_context"),
+        ({"ssm_nest_context": 1}, "ssm_nest_context needs ssm_context_bits"),
     ],
 )
 def test_invalid_params_are_rejected_with_a_message(change, message):
