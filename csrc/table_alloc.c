@@ -8,7 +8,9 @@
 #include <sys/mman.h>
 #endif
 
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+/* SMX_PLAIN_TABLES (the sanitizer build, statesmix/_build.py): every table
+ * from calloc, so that AddressSanitizer sees where each one ends. */
+#if defined(__linux__) && defined(MADV_HUGEPAGE) && !defined(SMX_PLAIN_TABLES)
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define HUGE_MIN ((size_t)4 << 20) /* below this, calloc: at most one huge page would fit */
