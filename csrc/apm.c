@@ -31,7 +31,10 @@ void smx_apm_free(smx_apm *a) {
 float smx_apm_refine(smx_apm *a, float st, uint32_t row) {
     float s = st < -SPAN ? -SPAN : (st > SPAN ? SPAN : st);
     float pos = (s + SPAN) * (16.0f / SPAN);
-    uint32_t j = (uint32_t)pos;
+    /* pos is NaN only when the model has diverged (a NaN input reached the
+     * mixer). Converting NaN to an integer is undefined: it takes cell 0,
+     * what x86-64's conversion gave, so files written so decode alike. */
+    uint32_t j = pos >= 0.0f ? (uint32_t)pos : 0u;
     if (j > SMX_APM_CELLS - 2) j = SMX_APM_CELLS - 2;
     float f = pos - (float)j;
     a->cell = row * SMX_APM_CELLS + j;

@@ -779,7 +779,12 @@ static uint32_t code_bits(smx_engine *e, uint32_t tok, smx_rc_encoder *enc, smx_
         float st_tok = smx_log(q_right) - smx_log(q_left);
         float st_ssm = smx_log(ps_right) - smx_log(ps_left);
         float p1 = smx_predictor_p(b, node, d, st_tok, st_ssm);
-        uint32_t f1 = (uint32_t)(p1 * (float)BIT_TOTAL);
+        /* p1 is NaN once a diverged SSM's hidden vector reaches the mixer
+         * (ssm_hidden). Converting NaN to an integer is undefined: it takes
+         * the floor, as x86-64's conversion (to 0) did, so files written so
+         * decode alike. */
+        const float scaled = p1 * (float)BIT_TOTAL;
+        uint32_t f1 = scaled >= 0.0f ? (uint32_t)scaled : 0u;
         if (f1 < BIT_P_FLOOR) f1 = BIT_P_FLOOR;
         if (f1 > BIT_TOTAL - BIT_P_FLOOR) f1 = BIT_TOTAL - BIT_P_FLOOR;
         uint32_t f0 = BIT_TOTAL - f1, bit;

@@ -195,6 +195,24 @@ def test_a_model_that_diverges_still_writes_a_file_that_decodes(text):
     assert np.array_equal(back, ids)
 
 
+def test_a_diverged_model_feeding_the_binary_stage_its_hidden_vector_round_trips(text):
+    # With ssm_hidden the SSM's hidden vector is an input of the binary
+    # stage's mixer: once the SSM has diverged it is NaN, and so is every bit's
+    # probability. Converting that NaN to an APM cell and to a frequency was
+    # undefined behaviour (UBSan's float-cast-overflow, in a build with
+    # STATESMIX_SANITIZE); both now take explicitly what x86-64 gave, cell 0
+    # and the floor, so files a diverged model wrote decode as before.
+    p = Params(lr=1.0, beta1=0.9999999, bin_bits=12, ssm_hidden=0.3, table_bits=12, pool_limit=1 << 14)
+    tok = Tokenizer.train(text[:8000], 256)
+    ids = tok.encode(text[:8000])
+    enc = Engine(p, tok.vocab.pieces)
+    payload = enc.encode(ids)
+    tokens, model_bits, _ = enc.stats()
+    assert model_bits / tokens > 100  # the model has diverged: its bits cost their floor
+    back, _ = Engine(p, tok.vocab.pieces).decode(payload, len(ids))
+    assert np.array_equal(back, ids)
+
+
 def test_negative_threads_rejected():
     with pytest.raises(StatesmixError, match="threads"):
         Engine(Params(table_bits=10, pool_limit=1024), byte_pieces(256), threads=-1)
